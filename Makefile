@@ -1,0 +1,48 @@
+# Townhall: the README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STATIC := src/townhall/web/static
+GOVUK := node_modules/govuk-frontend/dist/govuk
+
+.PHONY: demo test install assets browser lint bench clean
+
+$(BIN)/townhall: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $@
+
+install: $(BIN)/townhall
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(STATIC)/townhall.css: node_modules/.package-lock.json src/townhall/web/assets/townhall.scss src/townhall/web/assets/townhall.js
+	mkdir -p $(STATIC)
+	npx sass --quiet --no-source-map --style=compressed --load-path=node_modules \
+		src/townhall/web/assets/townhall.scss $(STATIC)/townhall.css
+	cp $(GOVUK)/govuk-frontend.min.js src/townhall/web/assets/townhall.js $(STATIC)/
+	rm -rf $(STATIC)/assets && cp -r $(GOVUK)/assets $(STATIC)/assets
+
+assets: $(STATIC)/townhall.css
+
+# Debian's chromium for the browser tests; installed only when missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+demo: install assets
+	TOWNHALL_DEMO_MODE=true $(BIN)/townhall demo
+
+test: install assets browser
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks migrations
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) node_modules $(STATIC) var

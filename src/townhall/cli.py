@@ -1,0 +1,201 @@
+"""The `townhall` command: serve, demo, database, users and audit, plus each service's group."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from typing import Annotated
+
+import typer
+
+from townhall.settings import SettingsError, get_settings
+
+app = typer.Typer(help="Townhall: responsible AI for public services.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff accounts and API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    except Exception as exc:  # pydantic's ValidationError for a malformed value
+        typer.secho(f"error: the settings are not valid:\n{exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from townhall.core.db import get_engine
+
+    settings = _settings()
+    return get_engine(settings.database_url, settings.database_echo)
+
+
+def _hasher():  # type: ignore[no-untyped-def]
+    from townhall.core.auth import password_hasher
+
+    settings = _settings()
+    return password_hasher(settings.password_time_cost, settings.password_memory_kib)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web service and API (run `townhall db upgrade` first)."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "townhall.app:asgi", factory=True, host=host or settings.host,
+        port=port or settings.port, workers=workers, proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies, log_config=None,
+    )
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
+                                              help="Start the server after loading.")] = True,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Migrate, load the fictional Exampleshire Council, print staff logins and serve it."""
+    os.environ["TOWNHALL_DEMO_MODE"] = "true"
+    # Sessions are signed with a fresh key each run unless one is set: demo logins change anyway.
+    os.environ.setdefault("TOWNHALL_SECRET_KEY", secrets.token_urlsafe(48))
+    get_settings.cache_clear()
+    settings = _settings()
+    from townhall.core.db import transaction
+    from townhall.core.demo import load_demo
+    from townhall.core.migrate import upgrade
+
+    upgrade(settings.database_url)
+    with transaction(_engine()) as session:
+        logins = load_demo(session, _hasher())
+    where = f"http://{host or settings.host}:{port or settings.port}"
+    typer.echo(f"\n{settings.organisation_name} (fictional demo) is ready at {where}\n")
+    typer.echo("Staff sign-in (passwords are new each time `townhall demo` runs):")
+    typer.echo(f"  {'username':<16}{'password':<20}{'role':<14}team")
+    for login in logins:
+        typer.echo(f"  {login.username:<16}{login.password:<20}{login.role:<14}{login.team}")
+    typer.echo("")
+    sys.stdout.flush()
+    if serve_after:
+        serve(host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from townhall.core.migrate import upgrade
+
+    upgrade(_settings().database_url, revision)
+    typer.echo(f"database upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]) -> None:
+    """Undo migrations down to REVISION ('base' removes every table)."""
+    from townhall.core.migrate import downgrade
+
+    downgrade(_settings().database_url, revision)
+    typer.echo(f"database downgraded to {revision}")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Lower-case login name.")],
+    role: Annotated[str, typer.Option(help="caseworker, investigator, analyst, auditor or admin.")],
+    team: Annotated[list[str] | None, typer.Option(help="Team slug; repeat for several.")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True,
+                                          envvar="TOWNHALL_NEW_USER_PASSWORD",
+                                          help="Prompted for if not given.")] = "",
+) -> None:
+    """Create a staff user."""
+    from townhall.core import audit, auth
+    from townhall.core.db import transaction
+    from townhall.core.errors import TownhallError
+
+    try:
+        with transaction(_engine()) as session:
+            teams = [auth.team_by_slug(session, slug) for slug in team or []]
+            user = auth.create_user(session, username=username, password=password, role=role,
+                                    display_name=name, teams=teams, hasher=_hasher())
+            audit.log(session, "cli", "user.created", f"user:{user.id}", {"role": user.role})
+    except TownhallError as exc:
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    typer.echo(f"created {user.username} ({user.role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List staff users with their roles and teams."""
+    from sqlalchemy import select
+
+    from townhall.core.auth import User
+    from townhall.core.db import transaction
+
+    with transaction(_engine()) as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            teams = ",".join(t.slug for t in user.teams) or "-"
+            state = "" if user.active else " (inactive)"
+            typer.echo(f"{user.username:<20}{user.role:<14}{teams}{state}")
+
+
+@users_app.command("token")
+def users_token(
+    username: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+) -> None:
+    """Issue an API token for USERNAME; it is printed once and never stored in plain text."""
+    from sqlalchemy import select
+
+    from townhall.core import audit, auth
+    from townhall.core.db import transaction
+
+    with transaction(_engine()) as session:
+        user = session.scalar(select(auth.User).where(auth.User.username == username))
+        if user is None:
+            typer.secho(f"error: no user called {username!r}", err=True, fg="red")
+            raise typer.Exit(1)
+        token, plain = auth.issue_token(session, user, name)
+        audit.log(session, "cli", "token.issued", f"token:{token.id}")
+    typer.echo(plain)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every link of the audit chain; exit 1 and name the first bad entry if broken."""
+    from townhall.core import audit
+    from townhall.core.db import transaction
+
+    with transaction(_engine()) as session:
+        result = audit.verify(session)
+    if not result.ok:
+        typer.secho(result.describe(), err=True, fg="red")
+        raise typer.Exit(1)
+    typer.echo(result.describe())
+
+
+def _add_service_commands() -> None:
+    from townhall.services import SERVICES
+
+    for service in SERVICES:
+        if service.cli is not None:
+            app.add_typer(service.cli, name=service.name)
+
+
+_add_service_commands()

@@ -1,0 +1,25 @@
+"""The shape of a service: what a package under ``townhall.services`` exports as ``SERVICE``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import typer
+from fastapi import APIRouter
+
+from townhall.core.permissions import Role
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # short machine name, e.g. "assistant"
+    title: str  # what staff see on the home page
+    description: str
+    home_url: str | None = None  # the service's first staff page
+    home_permission: str = "staff"
+    router: APIRouter | None = None  # JSON API, mounted under /api/v1
+    pages: APIRouter | None = None  # HTML pages
+    cli: typer.Typer | None = None  # `townhall <name> ...`
+    # permission -> roles granted it (admin always holds every permission)
+    permissions: dict[str, frozenset[Role]] = field(default_factory=dict)
+    decision_types: tuple[str, ...] = ()

@@ -1,0 +1,11 @@
+"""Every table's metadata in one place, for Alembic and the test suite.
+
+Importing a module registers its tables; services add their ``models`` modules here.
+"""
+
+from __future__ import annotations
+
+from townhall.core import audit, auth, decisions  # noqa: F401 - imported for their tables
+from townhall.core.db import Base
+
+metadata = Base.metadata
