@@ -38,20 +38,32 @@ from townhall.settings import Settings, get_settings
 log = logging.getLogger("townhall.app")
 
 CORE_CARDS = [
-    ("Decisions to review", "Accept or override what models and rules have suggested.",
-     "/review", DECISIONS_READ),
+    (
+        "Decisions to review",
+        "Accept or override what models and rules have suggested.",
+        "/review",
+        DECISIONS_READ,
+    ),
     ("Audit log", "Every change by staff and systems, with a tamper check.", "/audit", AUDIT_READ),
     ("Users", "Add staff and see their roles and teams.", "/admin/users", USERS_MANAGE),
-    ("API tokens", "Tokens for scripts and other systems to use the API as you.",
-     "/account/tokens", TOKENS_OWN),
+    (
+        "API tokens",
+        "Tokens for scripts and other systems to use the API as you.",
+        "/account/tokens",
+        TOKENS_OWN,
+    ),
 ]
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     details = []
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
-        details.append({"field": ".".join(location) or "body", "message": str(error.get("msg", ""))})
+        location = [
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
+        ]
+        details.append(
+            {"field": ".".join(location) or "body", "message": str(error.get("msg", ""))}
+        )
     return details
 
 
@@ -61,42 +73,59 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, NotSignedIn) and not wants_json(request) and request.method == "GET":
             return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotSignedIn) else None
-        return error_response(request, exc.status_code, exc.code, exc.message,
-                              details=exc.details, headers=headers)
+        return error_response(
+            request, exc.status_code, exc.code, exc.message, details=exc.details, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         details = _field_errors(exc)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return error_response(request, 422, "invalid_input",
-                              f"The request is not valid. {summary}", details=details)
+        return error_response(
+            request, 422, "invalid_input", f"The request is not valid. {summary}", details=details
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        messages = {404: "There is nothing at this address.",
-                    405: "This address does not accept that method."}
-        message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages \
+        messages = {
+            404: "There is nothing at this address.",
+            405: "This address does not accept that method.",
+        }
+        message = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.status_code not in messages
             else messages.get(exc.status_code, str(exc.detail))
+        )
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-            exc.status_code, "http_error")
+            exc.status_code, "http_error"
+        )
         if exc.status_code == 400 and "parsing the body" in message:
             message = "The request body could not be read. Check it is valid JSON."
             code = "malformed_body"
-        return error_response(request, exc.status_code, code, message,
-                              headers=getattr(exc, "headers", None))
+        return error_response(
+            request, exc.status_code, code, message, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: DBAPIError) -> Response:
         log.error("database unavailable: %s", exc.orig)
-        return error_response(request, 503, "database_unavailable",
-                              "The database is unavailable, so nothing was saved. Try again shortly.",
-                              headers={"Retry-After": "30"})
+        return error_response(
+            request,
+            503,
+            "database_unavailable",
+            "The database is unavailable, so nothing was saved. Try again shortly.",
+            headers={"Retry-After": "30"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return error_response(request, 500, "internal_error",
-                              "Something went wrong on our side. Nothing you sent was saved.")
+        return error_response(
+            request,
+            500,
+            "internal_error",
+            "Something went wrong on our side. Nothing you sent was saved.",
+        )
 
 
 def _openapi_route(app: FastAPI) -> None:
@@ -113,14 +142,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Decisions, reviews and audit for Townhall. Authenticate with "
         "`Authorization: Bearer <token>`; create tokens at /account/tokens.",
-        openapi_url=None, docs_url=None, redoc_url=None,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     engine = get_engine(settings.database_url, settings.database_echo)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
-    app.state.password_hasher = password_hasher(settings.password_time_cost,
-                                                settings.password_memory_kib)
+    app.state.password_hasher = password_hasher(
+        settings.password_time_cost, settings.password_memory_kib
+    )
 
     app.openapi_url = "/api/openapi.json"  # for app.openapi()'s servers; served by our own route
     _openapi_route(app)
@@ -142,8 +174,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(service.pages)
         if service.home_url:
             NAVIGATION.append(NavItem(service.title, service.home_url, service.home_permission))
-            pages.HOME_CARDS.insert(0, (service.title, service.description, service.home_url,
-                                        service.home_permission))
+            pages.HOME_CARDS.insert(
+                0, (service.title, service.description, service.home_url, service.home_permission)
+            )
     NAVIGATION.append(NavItem("Review", "/review", DECISIONS_READ))
     NAVIGATION.append(NavItem("Audit", "/audit", AUDIT_READ))
 

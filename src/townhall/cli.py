@@ -56,16 +56,22 @@ def serve(
 
     settings = _settings()
     uvicorn.run(
-        "townhall.app:asgi", factory=True, host=host or settings.host,
-        port=port or settings.port, workers=workers, proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies, log_config=None,
+        "townhall.app:asgi",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
+        log_config=None,
     )
 
 
 @app.command()
 def demo(
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
-                                              help="Start the server after loading.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server after loading.")
+    ] = True,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
@@ -118,10 +124,16 @@ def users_add(
     role: Annotated[str, typer.Option(help="caseworker, investigator, analyst, auditor or admin.")],
     team: Annotated[list[str] | None, typer.Option(help="Team slug; repeat for several.")] = None,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True,
-                                          envvar="TOWNHALL_NEW_USER_PASSWORD",
-                                          help="Prompted for if not given.")] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="TOWNHALL_NEW_USER_PASSWORD",
+            help="Prompted for if not given.",
+        ),
+    ] = "",
 ) -> None:
     """Create a staff user."""
     from townhall.core import audit, auth
@@ -131,8 +143,15 @@ def users_add(
     try:
         with transaction(_engine()) as session:
             teams = [auth.team_by_slug(session, slug) for slug in team or []]
-            user = auth.create_user(session, username=username, password=password, role=role,
-                                    display_name=name, teams=teams, hasher=_hasher())
+            user = auth.create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=name,
+                teams=teams,
+                hasher=_hasher(),
+            )
             audit.log(session, "cli", "user.created", f"user:{user.id}", {"role": user.role})
     except TownhallError as exc:
         typer.secho(f"error: {exc.message}", err=True, fg="red")

@@ -21,13 +21,25 @@ Auditor = Annotated[auth.User, requires(AUDIT_READ)]
 STAFF_ROLES = [r for r in Role if r is not Role.PUBLIC]
 
 
-def _tokens_page(request: Request, session: SessionDep, user: auth.User, *,
-                 new_token: str | None = None, errors: dict[str, str] | None = None,
-                 status: int = 200) -> Response:
+def _tokens_page(
+    request: Request,
+    session: SessionDep,
+    user: auth.User,
+    *,
+    new_token: str | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     return templates.TemplateResponse(
-        request, "account/tokens.html",
-        {"title": "API tokens", "tokens": auth.tokens_of(session, user), "new_token": new_token,
-         "errors": errors or {}, "error_title": bool(errors)},
+        request,
+        "account/tokens.html",
+        {
+            "title": "API tokens",
+            "tokens": auth.tokens_of(session, user),
+            "new_token": new_token,
+            "errors": errors or {},
+            "error_title": bool(errors),
+        },
         status_code=status,
     )
 
@@ -38,8 +50,12 @@ def tokens(request: Request, session: SessionDep, user: TokenOwner) -> Response:
 
 
 @router.post("/account/tokens")
-def token_create(request: Request, session: SessionDep, user: TokenOwner,
-                 name: Annotated[str, Form(max_length=200)] = "") -> Response:
+def token_create(
+    request: Request,
+    session: SessionDep,
+    user: TokenOwner,
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     try:
         token, plain = auth.issue_token(session, user, name)
     except InvalidInput as exc:
@@ -56,16 +72,30 @@ def token_revoke(session: SessionDep, user: TokenOwner, token_id: int) -> Respon
     return RedirectResponse("/account/tokens", status_code=303)
 
 
-def _users_page(request: Request, session: SessionDep, *, errors: dict[str, str] | None = None,
-                form: dict[str, str] | None = None, created: str | None = None,
-                status: int = 200) -> Response:
+def _users_page(
+    request: Request,
+    session: SessionDep,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    created: str | None = None,
+    status: int = 200,
+) -> Response:
     users = session.scalars(select(auth.User).order_by(auth.User.username))
     teams = session.scalars(select(auth.Team).order_by(auth.Team.name))
     return templates.TemplateResponse(
-        request, "admin/users.html",
-        {"title": "Users", "users": list(users), "teams": list(teams), "roles": STAFF_ROLES,
-         "errors": errors or {}, "form": form or {}, "created": created,
-         "error_title": bool(errors)},
+        request,
+        "admin/users.html",
+        {
+            "title": "Users",
+            "users": list(users),
+            "teams": list(teams),
+            "roles": STAFF_ROLES,
+            "errors": errors or {},
+            "form": form or {},
+            "created": created,
+            "error_title": bool(errors),
+        },
         status_code=status,
     )
 
@@ -77,7 +107,9 @@ def users(request: Request, session: SessionDep, _admin: Admin) -> Response:
 
 @router.post("/admin/users")
 def user_create(
-    request: Request, session: SessionDep, admin: Admin,
+    request: Request,
+    session: SessionDep,
+    admin: Admin,
     username: Annotated[str, Form(max_length=200)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
@@ -88,26 +120,45 @@ def user_create(
     try:
         teams = [auth.team_by_slug(session, team)] if team else []
         user = auth.create_user(
-            session, username=username, password=password, role=role,
-            display_name=display_name.strip() or None, teams=teams,
+            session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name.strip() or None,
+            teams=teams,
             hasher=request.app.state.password_hasher,
         )
     except (InvalidInput, Conflict) as exc:
-        field = "password" if "Password" in exc.message else "role" if "role" in exc.message \
+        field = (
+            "password"
+            if "Password" in exc.message
+            else "role"
+            if "role" in exc.message
             else "username"
+        )
         return _users_page(request, session, errors={field: exc.message}, form=form, status=422)
     audit.log(session, f"user:{admin.id}", "user.created", f"user:{user.id}", {"role": user.role})
     return _users_page(request, session, created=user.username)
 
 
 @router.get("/audit")
-def audit_log(request: Request, session: SessionDep, _auditor: Auditor,
-              page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
+def audit_log(
+    request: Request,
+    session: SessionDep,
+    _auditor: Auditor,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
     size = 50
     entries = audit.recent(session, limit=size, offset=(page - 1) * size)
     check = audit.verify(session)
     return templates.TemplateResponse(
-        request, "audit/list.html",
-        {"title": "Audit log", "entries": entries, "check": check, "page_number": page,
-         "has_next": len(entries) == size},
+        request,
+        "audit/list.html",
+        {
+            "title": "Audit log",
+            "entries": entries,
+            "check": check,
+            "page_number": page,
+            "has_next": len(entries) == size,
+        },
     )

@@ -46,15 +46,24 @@ def json_only(request: Request) -> None:
     if request.method in {"POST", "PUT", "PATCH"}:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            raise UnsupportedMediaType("Send the request body as JSON (Content-Type: application/json).")
+            raise UnsupportedMediaType(
+                "Send the request body as JSON (Content-Type: application/json)."
+            )
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorRead, "description": text}
     for code, text in {
-        400: "Bad request", 401: "Not signed in or token not valid", 403: "Permission refused",
-        404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Body is not JSON",
-        422: "Invalid input", 429: "Too many requests", 503: "Database unavailable",
+        400: "Bad request",
+        401: "Not signed in or token not valid",
+        403: "Permission refused",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        415: "Body is not JSON",
+        422: "Invalid input",
+        429: "Too many requests",
+        503: "Database unavailable",
     }.items()
 }
 
@@ -65,14 +74,21 @@ Reader = Annotated[User, requires(DECISIONS_READ)]
 Reviewer = Annotated[User, requires(DECISIONS_REVIEW)]
 
 
-@ops.get("/healthz", response_model=HealthRead, dependencies=[requires(PUBLIC)], tags=["operations"])
+@ops.get(
+    "/healthz", response_model=HealthRead, dependencies=[requires(PUBLIC)], tags=["operations"]
+)
 def healthz() -> HealthRead:
     """The process is up."""
     return HealthRead(status="ok")
 
 
-@ops.get("/readyz", response_model=HealthRead, dependencies=[requires(PUBLIC)],
-         responses={503: {"model": HealthRead}}, tags=["operations"])
+@ops.get(
+    "/readyz",
+    response_model=HealthRead,
+    dependencies=[requires(PUBLIC)],
+    responses={503: {"model": HealthRead}},
+    tags=["operations"],
+)
 def readyz(request: Request) -> Response:
     """The process can reach its database."""
     try:
@@ -92,7 +108,10 @@ def metrics() -> Response:
 def me(user: Annotated[User, requires(STAFF)]) -> UserRead:
     """Who the token or session belongs to, and what they may do."""
     return UserRead(
-        id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
         permissions=sorted(p for p in known_permissions() if user.can(p)),
         teams=sorted(team.slug for team in user.teams),
     )
@@ -110,7 +129,9 @@ def list_decisions(
     page = review.queue(session, user, status=status, service=service, limit=limit, offset=offset)
     return DecisionPage(
         items=[DecisionRead.model_validate(d) for d in page.items],
-        total=page.total, limit=page.limit, offset=page.offset,
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -133,13 +154,20 @@ def override_decision(
     session: SessionDep, user: Reviewer, decision_id: str, body: DecisionOverride
 ) -> DecisionRead:
     return DecisionRead.model_validate(
-        review.override_outcome(session, user, decision_id, outcome=body.outcome,
-                                reason=body.reason)
+        review.override_outcome(
+            session, user, decision_id, outcome=body.outcome, reason=body.reason
+        )
     )
 
 
 @api.get("/audit/verify", response_model=AuditVerifyRead, tags=["audit"])
-def verify_audit(session: SessionDep, _user: Annotated[User, requires(AUDIT_READ)]) -> AuditVerifyRead:
+def verify_audit(
+    session: SessionDep, _user: Annotated[User, requires(AUDIT_READ)]
+) -> AuditVerifyRead:
     result = audit.verify(session)
-    return AuditVerifyRead(ok=result.ok, checked=result.checked,
-                           first_bad_seq=result.first_bad_seq, problem=result.problem)
+    return AuditVerifyRead(
+        ok=result.ok,
+        checked=result.checked,
+        first_bad_seq=result.first_bad_seq,
+        problem=result.problem,
+    )

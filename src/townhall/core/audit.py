@@ -53,8 +53,14 @@ def _canonical(value: Any) -> str:
 
 
 def entry_hash(
-    *, seq: int, at: dt.datetime, actor: str, action: str, target: str,
-    detail: dict[str, Any], prev_hash: str,
+    *,
+    seq: int,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+    prev_hash: str,
 ) -> str:
     # Microsecond precision survives every backend; the ISO string pins the format.
     stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -78,12 +84,23 @@ def log(
     seq = head.seq + 1
     at = utcnow()
     digest = entry_hash(
-        seq=seq, at=at, actor=actor, action=action, target=target, detail=detail,
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        target=target,
+        detail=detail,
         prev_hash=head.hash,
     )
     entry = AuditEntry(
-        seq=seq, at=at, actor=actor[:100], action=action[:100], target=target[:200],
-        detail=detail, prev_hash=head.hash, hash=digest,
+        seq=seq,
+        at=at,
+        actor=actor[:100],
+        action=action[:100],
+        target=target[:200],
+        detail=detail,
+        prev_hash=head.hash,
+        hash=digest,
     )
     if entry.actor != actor or entry.action != action or entry.target != target:
         raise ValueError("audit actor, action and target must fit their columns (100/100/200)")
@@ -142,8 +159,13 @@ def verify(session: Session) -> Verification:
                 False, checked, row.seq, "its link to the previous entry does not match"
             )
         recomputed = entry_hash(
-            seq=row.seq, at=row.at, actor=row.actor, action=row.action, target=row.target,
-            detail=row.detail, prev_hash=row.prev_hash,
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            target=row.target,
+            detail=row.detail,
+            prev_hash=row.prev_hash,
         )
         if recomputed != row.hash:
             return Verification(False, checked, row.seq, "its contents were changed after writing")
@@ -152,7 +174,9 @@ def verify(session: Session) -> Verification:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != checked or head_hash != prev_hash:
         return Verification(
-            False, checked, checked + 1,
+            False,
+            checked,
+            checked + 1,
             f"the log ends at entry {checked} but the head records entry {head_seq}"
             " (entries were removed from the end)",
         )

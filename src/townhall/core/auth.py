@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, func, select
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from townhall.core.db import Base, UTCDateTime, utcnow

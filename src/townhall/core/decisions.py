@@ -57,7 +57,9 @@ class DecisionRecord(Base):
 
 def digest_inputs(inputs: Any) -> str:
     """SHA-256 of the inputs in canonical JSON: proves what was decided on without storing it."""
-    body = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    body = json.dumps(
+        inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -83,8 +85,12 @@ def record(
     """
     if confidence is not None and not 0.0 <= confidence <= 1.0:
         raise InvalidInput("confidence must be between 0 and 1")
-    for name, value in (("service", service), ("decision_type", decision_type),
-                        ("model_name", model_name), ("model_version", model_version)):
+    for name, value in (
+        ("service", service),
+        ("decision_type", decision_type),
+        ("model_name", model_name),
+        ("model_version", model_version),
+    ):
         if not value or not value.strip():
             raise InvalidInput(f"{name} must not be empty")
     decision = DecisionRecord(
@@ -105,9 +111,17 @@ def record(
     session.add(decision)
     session.flush()
     audit.log(
-        session, actor, "decision.recorded", f"decision:{decision.id}",
-        {"service": service, "decision_type": decision_type, "model": model_name,
-         "model_version": model_version, "input_digest": decision.input_digest},
+        session,
+        actor,
+        "decision.recorded",
+        f"decision:{decision.id}",
+        {
+            "service": service,
+            "decision_type": decision_type,
+            "model": model_name,
+            "model_version": model_version,
+            "input_digest": decision.input_digest,
+        },
     )
     return decision
 

@@ -38,19 +38,45 @@ STAFF = (
 # Illustrative proposed decisions so the review queue can be tried before any service is loaded.
 # They are labelled as examples in every field a reviewer sees.
 EXAMPLE_DECISIONS = (
-    ("council-tax", "council_tax.single_person_discount", "demo-subject-0001",
-     "Example: single person discount application", "award", ["award", "refuse", "ask for evidence"],
-     0.91, ["Only one adult is named on the application",
-            "The electoral register lists one adult at the address (example data)"]),
-    ("council-tax", "council_tax.single_person_discount", "demo-subject-0002",
-     "Example: single person discount review", "ask for evidence",
-     ["award", "refuse", "ask for evidence"], 0.58,
-     ["A second adult is registered at the address (example data)",
-      "The application says the second adult moved out last month"]),
-    ("waste", "waste.missed_bin_priority", "demo-subject-0003",
-     "Example: missed bin report, assisted collection", "urgent", ["urgent", "routine"], 0.87,
-     ["The household is on the assisted collection list (example data)",
-      "This is the second missed collection in four weeks"]),
+    (
+        "council-tax",
+        "council_tax.single_person_discount",
+        "demo-subject-0001",
+        "Example: single person discount application",
+        "award",
+        ["award", "refuse", "ask for evidence"],
+        0.91,
+        [
+            "Only one adult is named on the application",
+            "The electoral register lists one adult at the address (example data)",
+        ],
+    ),
+    (
+        "council-tax",
+        "council_tax.single_person_discount",
+        "demo-subject-0002",
+        "Example: single person discount review",
+        "ask for evidence",
+        ["award", "refuse", "ask for evidence"],
+        0.58,
+        [
+            "A second adult is registered at the address (example data)",
+            "The application says the second adult moved out last month",
+        ],
+    ),
+    (
+        "waste",
+        "waste.missed_bin_priority",
+        "demo-subject-0003",
+        "Example: missed bin report, assisted collection",
+        "urgent",
+        ["urgent", "routine"],
+        0.87,
+        [
+            "The household is on the assisted collection list (example data)",
+            "This is the second missed collection in four weeks",
+        ],
+    ),
 )
 
 
@@ -79,28 +105,53 @@ def load_demo(session: Session, hasher: PasswordHasher) -> list[DemoLogin]:
         user = session.scalar(select(auth.User).where(auth.User.username == username))
         member_of = [teams[team_slug]] if team_slug else []
         if user is None:
-            user = auth.create_user(session, username=username, password=password, role=role,
-                                    display_name=display_name, teams=member_of, hasher=hasher)
-            audit.log(session, audit.SYSTEM, "user.created", f"user:{user.id}", {"role": role.value})
+            user = auth.create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                teams=member_of,
+                hasher=hasher,
+            )
+            audit.log(
+                session, audit.SYSTEM, "user.created", f"user:{user.id}", {"role": role.value}
+            )
         else:
             auth.set_password(session, user, password, hasher)
             audit.log(session, audit.SYSTEM, "user.password_reset", f"user:{user.id}")
-        logins.append(DemoLogin(username, password, role.value, teams[team_slug].name
-                                if team_slug else "-"))
+        logins.append(
+            DemoLogin(username, password, role.value, teams[team_slug].name if team_slug else "-")
+        )
 
     existing = session.scalar(
         select(decisions.DecisionRecord.id).where(
-            decisions.DecisionRecord.model_name == "demo-examples")
+            decisions.DecisionRecord.model_name == "demo-examples"
+        )
     )
     if existing is None:
-        for slug, dtype, subject, summary, outcome, options, confidence, reasons in \
-                EXAMPLE_DECISIONS:
+        for (
+            slug,
+            dtype,
+            subject,
+            summary,
+            outcome,
+            options,
+            confidence,
+            reasons,
+        ) in EXAMPLE_DECISIONS:
             decisions.record(
-                session, service=dtype.split(".")[0], decision_type=dtype, subject_ref=subject,
-                model_name="demo-examples", model_version="fictional",
-                inputs={"example": subject}, output={"outcome": outcome, "options": options},
+                session,
+                service=dtype.split(".")[0],
+                decision_type=dtype,
+                subject_ref=subject,
+                model_name="demo-examples",
+                model_version="fictional",
+                inputs={"example": subject},
+                output={"outcome": outcome, "options": options},
                 confidence=confidence,
                 explanation={"reasons": [{"text": r} for r in reasons]},
-                summary=summary, team_id=teams[slug].id,
+                summary=summary,
+                team_id=teams[slug].id,
             )
     return logins

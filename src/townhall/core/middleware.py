@@ -6,7 +6,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -85,8 +84,13 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], template).observe(elapsed)
             log.info(
                 "request",
-                extra={"method": scope["method"], "path": scope["path"], "route": template,
-                       "status": status, "duration_ms": round(elapsed * 1000, 2)},
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
             )
             request_id_var.reset(token)
 
@@ -110,7 +114,9 @@ class BodySizeLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit_kib = self.max_bytes // 1024
         response = error_response(
-            Request(scope), 413, "body_too_large",
+            Request(scope),
+            413,
+            "body_too_large",
             f"The request body is larger than the {limit_kib} KB this service accepts.",
         )
         await response(scope, receive, send)
@@ -154,6 +160,6 @@ class BodySizeLimitMiddleware:
             await self._refuse(scope, receive, send)
 
 
-def client_address(scope: dict[str, Any]) -> str:
+def client_address(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

@@ -84,7 +84,7 @@ def sign_in_submit(
     if not username.strip():
         errors["username"] = "Enter your username"
     if not password:
-        errors["password"] = "Enter your password"
+        errors["password"] = "Enter your password"  # noqa: S105 - an error message
     status = 422
     if not errors:
         try:
@@ -106,13 +106,22 @@ def sign_in_submit(
                 return RedirectResponse(_local_path(next), status_code=303)
             errors["username"] = "The username or password is not right"
             status = 401
-            audit.log(session, "anonymous", "auth.sign_in_failed",
-                      f"username:{username.strip().lower()[:60]}")
+            audit.log(
+                session,
+                "anonymous",
+                "auth.sign_in_failed",
+                f"username:{username.strip().lower()[:60]}",
+            )
     return templates.TemplateResponse(
         request,
         "pages/sign_in.html",
-        {"title": "Sign in", "next": _local_path(next), "errors": errors,
-         "username": username[:200], "error_title": True},
+        {
+            "title": "Sign in",
+            "next": _local_path(next),
+            "errors": errors,
+            "username": username[:200],
+            "error_title": True,
+        },
         status_code=status,
     )
 

@@ -30,8 +30,16 @@ METRICS_READ = "metrics:read"
 TOKENS_OWN = "tokens:own"
 
 CORE_PERMISSIONS: frozenset[str] = frozenset(
-    {PUBLIC, STAFF, DECISIONS_READ, DECISIONS_REVIEW, AUDIT_READ, USERS_MANAGE, METRICS_READ,
-     TOKENS_OWN}
+    {
+        PUBLIC,
+        STAFF,
+        DECISIONS_READ,
+        DECISIONS_REVIEW,
+        AUDIT_READ,
+        USERS_MANAGE,
+        METRICS_READ,
+        TOKENS_OWN,
+    }
 )
 
 _STAFF_BASE = {PUBLIC, STAFF, TOKENS_OWN}

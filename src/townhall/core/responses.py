@@ -32,7 +32,9 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def error_body(status: int, code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, code: str, message: str, details: list[Any] | None = None
+) -> dict[str, Any]:
     return {"error": {"status": status, "code": code, "message": message, "details": details or []}}
 
 
@@ -55,7 +57,8 @@ def error_response(
         "details": details or [],
     }
     try:
-        return templates.TemplateResponse(request, template, context, status_code=status,
-                                          headers=headers)
+        return templates.TemplateResponse(
+            request, template, context, status_code=status, headers=headers
+        )
     except Exception:  # never let an error page fail: fall back to plain HTML
         return HTMLResponse(f"<h1>{context['title']}</h1>", status, headers=headers)

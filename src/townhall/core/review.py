@@ -77,8 +77,10 @@ def _open_for_review(session: Session, user: User, decision_id: str) -> Decision
 def _clean_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if len(text) > MAX_REASON:
-        raise InvalidInput(f"Reason must be {MAX_REASON} characters or fewer.",
-                           details=[{"field": "reason", "message": "Reason is too long"}])
+        raise InvalidInput(
+            f"Reason must be {MAX_REASON} characters or fewer.",
+            details=[{"field": "reason", "message": "Reason is too long"}],
+        )
     return text
 
 
@@ -92,8 +94,13 @@ def accept(
     decision.review_reason = _clean_reason(reason) or None
     decision.reviewed_at = utcnow()
     session.flush()
-    audit.log(session, f"user:{user.id}", "decision.accepted", f"decision:{decision.id}",
-              {"reason_given": bool(decision.review_reason)})
+    audit.log(
+        session,
+        f"user:{user.id}",
+        "decision.accepted",
+        f"decision:{decision.id}",
+        {"reason_given": bool(decision.review_reason)},
+    )
     return decision
 
 
@@ -107,9 +114,12 @@ def override(
 ) -> DecisionRecord:
     text = _clean_reason(reason)
     if not text:
-        raise InvalidInput("Enter the reason for overriding this decision.",
-                           details=[{"field": "reason",
-                                     "message": "Enter the reason for overriding this decision"}])
+        raise InvalidInput(
+            "Enter the reason for overriding this decision.",
+            details=[
+                {"field": "reason", "message": "Enter the reason for overriding this decision"}
+            ],
+        )
     decision = _open_for_review(session, user, decision_id)
     decision.status = Status.OVERRIDDEN.value
     decision.final_output = final_output
@@ -117,8 +127,13 @@ def override(
     decision.review_reason = text
     decision.reviewed_at = utcnow()
     session.flush()
-    audit.log(session, f"user:{user.id}", "decision.overridden", f"decision:{decision.id}",
-              {"final_output": final_output})
+    audit.log(
+        session,
+        f"user:{user.id}",
+        "decision.overridden",
+        f"decision:{decision.id}",
+        {"final_output": final_output},
+    )
     return decision
 
 
@@ -128,9 +143,10 @@ def override_outcome(
     """Override with a new headline outcome, keeping the rest of the proposed output."""
     outcome = outcome.strip()
     if not outcome:
-        raise InvalidInput("Enter the outcome you are choosing instead.",
-                           details=[{"field": "outcome",
-                                     "message": "Enter the outcome you are choosing instead"}])
+        raise InvalidInput(
+            "Enter the outcome you are choosing instead.",
+            details=[{"field": "outcome", "message": "Enter the outcome you are choosing instead"}],
+        )
     decision = get(session, user, decision_id)
     final = {key: value for key, value in decision.output.items() if key != "options"}
     final["outcome"] = outcome

@@ -30,41 +30,69 @@ def review_queue(
     service: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    result = review.queue(session, user, status=status, service=service or None,
-                          limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    result = review.queue(
+        session,
+        user,
+        status=status,
+        service=service or None,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
     return templates.TemplateResponse(
-        request, "review/list.html",
-        {"title": "Decisions to review", "page": result, "status": status, "service": service,
-         "page_number": page, "statuses": list(Status),
-         "last_page": max(1, -(-result.total // PAGE_SIZE))},
+        request,
+        "review/list.html",
+        {
+            "title": "Decisions to review",
+            "page": result,
+            "status": status,
+            "service": service,
+            "page_number": page,
+            "statuses": list(Status),
+            "last_page": max(1, -(-result.total // PAGE_SIZE)),
+        },
     )
 
 
 def _render_detail(
-    request: Request, session: SessionDep, user: User, decision_id: str,
-    errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200,
+    request: Request,
+    session: SessionDep,
+    user: User,
+    decision_id: str,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
     decision = review.get(session, user, decision_id)
     options = decision.output.get("options") if isinstance(decision.output, dict) else None
     return templates.TemplateResponse(
-        request, "review/detail.html",
-        {"title": f"Decision {decision.id[:8]}", "decision": decision,
-         "options": options if isinstance(options, list) else None,
-         "can_review": user.can(DECISIONS_REVIEW), "errors": errors or {}, "form": form or {},
-         "error_title": bool(errors)},
+        request,
+        "review/detail.html",
+        {
+            "title": f"Decision {decision.id[:8]}",
+            "decision": decision,
+            "options": options if isinstance(options, list) else None,
+            "can_review": user.can(DECISIONS_REVIEW),
+            "errors": errors or {},
+            "form": form or {},
+            "error_title": bool(errors),
+        },
         status_code=status,
     )
 
 
 @router.get("/{decision_id}")
-def review_detail(request: Request, session: SessionDep, user: Reader,
-                  decision_id: str) -> Response:
+def review_detail(
+    request: Request, session: SessionDep, user: Reader, decision_id: str
+) -> Response:
     return _render_detail(request, session, user, decision_id)
 
 
 @router.post("/{decision_id}/accept")
 def review_accept(
-    request: Request, session: SessionDep, user: Reviewer, decision_id: str,
+    request: Request,
+    session: SessionDep,
+    user: Reviewer,
+    decision_id: str,
     reason: Annotated[str, Form(max_length=review.MAX_REASON)] = "",
 ) -> Response:
     review.accept(session, user, decision_id, reason=reason)
@@ -73,7 +101,10 @@ def review_accept(
 
 @router.post("/{decision_id}/override")
 def review_override(
-    request: Request, session: SessionDep, user: Reviewer, decision_id: str,
+    request: Request,
+    session: SessionDep,
+    user: Reviewer,
+    decision_id: str,
     outcome: Annotated[str, Form(max_length=200)] = "",
     reason: Annotated[str, Form(max_length=review.MAX_REASON + 1000)] = "",
 ) -> Response:
@@ -84,6 +115,13 @@ def review_override(
         review.override_outcome(session, user, decision_id, outcome=outcome, reason=reason)
     except InvalidInput as exc:
         errors = {**form_errors(exc), **errors}
-        return _render_detail(request, session, user, decision_id, errors=errors,
-                              form={"outcome": outcome, "reason": reason}, status=422)
+        return _render_detail(
+            request,
+            session,
+            user,
+            decision_id,
+            errors=errors,
+            form={"outcome": outcome, "reason": reason},
+            status=422,
+        )
     return RedirectResponse(f"/review/{decision_id}?done=overridden", status_code=303)

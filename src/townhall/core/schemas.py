@@ -1,4 +1,4 @@
-"""JSON shapes of the core API (Dispatch-style names: XRead for output, XCreate/XAction for input)."""
+"""JSON shapes of the core API (Dispatch-style names: XRead for output, XAction for input)."""
 
 from __future__ import annotations
 

@@ -7,13 +7,12 @@ back so a test can walk the routes and fail on any without one.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -32,8 +31,9 @@ def _page_context(request: Request) -> dict[str, Any]:
     }
 
 
-templates = Jinja2Templates(directory=str(WEB_DIR / "templates"),
-                            context_processors=[_page_context])
+templates = Jinja2Templates(
+    directory=str(WEB_DIR / "templates"), context_processors=[_page_context]
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -160,8 +160,8 @@ CurrentUser = Annotated[auth.User, requires(STAFF)]
 MaybeUser = Annotated[auth.User | None, requires(PUBLIC)]
 
 
-def route_permission(route: APIRoute) -> str | None:
-    """The permission a route declares, or None if it declares none."""
+def route_permission(route: Any) -> str | None:
+    """The permission a route (an APIRoute or FastAPI RouteContext) declares, or None."""
     stack = [route.dependant]
     while stack:
         dependant = stack.pop()
@@ -192,8 +192,12 @@ def nav_items(request: Request, user: auth.User | None) -> list[NavItem]:
         return []
     path = request.url.path
     return [
-        NavItem(item.text, item.href, item.permission,
-                active=path == item.href or (item.href != "/staff" and path.startswith(item.href)))
+        NavItem(
+            item.text,
+            item.href,
+            item.permission,
+            active=path == item.href or (item.href != "/staff" and path.startswith(item.href)),
+        )
         for item in NAVIGATION
         if user.can(item.permission)
     ]
