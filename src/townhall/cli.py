@@ -118,6 +118,20 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
     typer.echo(f"database downgraded to {revision}")
 
 
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Argument(help="What the migration changes.")],
+) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    from townhall.core.migrate import alembic_config, upgrade
+
+    url = _settings().database_url
+    upgrade(url)
+    command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Lower-case login name.")],
