@@ -39,6 +39,9 @@ demo: install assets
 test: install assets browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+bench: install
+	$(BIN)/python benchmarks/audit.py
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks migrations
 	$(BIN)/mypy
