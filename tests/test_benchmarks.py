@@ -13,7 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 def test_audit_benchmark_runs_and_reports_json() -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "audit.py"), "--entries", "60", "--json"],
-        capture_output=True, text=True, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     figures = json.loads(result.stdout)
     assert figures["entries"] == 60

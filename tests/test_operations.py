@@ -96,3 +96,30 @@ def test_error_pages_are_govuk_pages(client: TestClient) -> None:
     api_missing = client.get("/api/v1/nothing")
     assert api_missing.status_code == 404
     assert api_missing.json()["error"]["code"] == "not_found"
+
+
+def test_unexpected_errors_give_a_govuk_500_without_internals(settings) -> None:  # type: ignore[no-untyped-def]
+    from townhall.core.permissions import PUBLIC
+    from townhall.core.web import requires
+
+    app = create_app(settings)
+
+    @app.get("/boom", dependencies=[requires(PUBLIC)])
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    @app.get("/api/v1/boom", dependencies=[requires(PUBLIC)])
+    def api_boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/boom")
+        api = client.get("/api/v1/boom")
+    assert page.status_code == 500
+    assert "Sorry, there is a problem with the service" in page.text
+    assert "secret internal detail" not in page.text
+    assert api.status_code == 500
+    assert api.json()["error"]["code"] == "internal_error"
+    assert "secret internal detail" not in api.text
+    assert page.headers["x-request-id"]
+    app.state.engine.dispose()

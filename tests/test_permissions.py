@@ -94,3 +94,29 @@ def test_public_role_holds_only_public() -> None:
     assert ROLE_PERMISSIONS[Role.ADMIN] == known_permissions()
     managers = [role for role in Role if "users:manage" in ROLE_PERMISSIONS[role]]
     assert managers == [Role.ADMIN]
+
+
+def test_the_walk_notices_a_route_without_a_permission() -> None:
+    from fastapi import APIRouter
+
+    from townhall.core.web import requires
+
+    router = APIRouter()
+
+    @router.get("/open")
+    def open_route() -> dict[str, str]:
+        return {}
+
+    @router.get("/closed", dependencies=[requires("audit:read")])
+    def closed_route() -> dict[str, str]:
+        return {}
+
+    probe = FastAPI()
+    probe.include_router(router)
+    found = {
+        r.path: route_permission(r)
+        for r in iter_route_contexts(probe.routes)
+        if isinstance(r.original_route, APIRoute)
+    }
+    assert found["/open"] is None
+    assert found["/closed"] == "audit:read"

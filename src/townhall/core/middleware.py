@@ -74,8 +74,28 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        started_response = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, tracked_send)
+        except Exception:
+            # Caught here, inside the request's context, so the 500 carries the request id and the
+            # security headers, and the traceback is logged with the id but never shown.
+            log.exception("unhandled error")
+            if started_response:
+                raise
+            response = error_response(
+                Request(scope),
+                500,
+                "internal_error",
+                "Something went wrong on our side. Nothing you sent was saved.",
+            )
+            await response(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -51,6 +51,9 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
+        # Detach what was loaded (the signed-in user) before rolling back, so the error page
+        # can still read it: a rollback would expire it and close() would leave it unloadable.
+        session.expunge_all()
         session.rollback()
         raise
     finally:
