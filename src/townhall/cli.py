@@ -79,6 +79,7 @@ def demo(
     os.environ["TOWNHALL_DEMO_MODE"] = "true"
     # Sessions are signed with a fresh key each run unless one is set: demo logins change anyway.
     os.environ.setdefault("TOWNHALL_SECRET_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("TOWNHALL_LOG_JSON", "false")  # a person is reading this terminal
     get_settings.cache_clear()
     settings = _settings()
     from townhall.core.db import transaction

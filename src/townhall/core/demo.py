@@ -7,6 +7,7 @@ demo staff fresh random passwords, which the caller prints.
 from __future__ import annotations
 
 import secrets
+import string
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -79,6 +80,9 @@ EXAMPLE_DECISIONS = (
     ),
 )
 
+# Letters and digits only, so a printed password never starts with "-" or hides in punctuation.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -101,7 +105,7 @@ def load_demo(session: Session, hasher: PasswordHasher) -> list[DemoLogin]:
 
     logins = []
     for username, display_name, role, team_slug in STAFF:
-        password = secrets.token_urlsafe(12)
+        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(16))
         user = session.scalar(select(auth.User).where(auth.User.username == username))
         member_of = [teams[team_slug]] if team_slug else []
         if user is None:
