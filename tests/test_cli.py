@@ -25,7 +25,9 @@ def fresh_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     monkeypatch.setenv("TOWNHALL_SECRET_KEY", "s" * 32)
     monkeypatch.setenv("TOWNHALL_PASSWORD_TIME_COST", "1")
     monkeypatch.setenv("TOWNHALL_PASSWORD_MEMORY_KIB", "1024")
-    monkeypatch.delenv("TOWNHALL_DEMO_MODE", raising=False)
+    # setenv (not delenv) so that what `townhall demo` writes to os.environ is undone afterwards.
+    monkeypatch.setenv("TOWNHALL_DEMO_MODE", "false")
+    monkeypatch.setenv("TOWNHALL_LOG_JSON", "false")
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
