@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -79,6 +79,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            # FastAPI reports malformed JSON as a validation error located at a character offset.
+            return error_response(
+                request,
+                400,
+                "malformed_body",
+                "The request body could not be read. Check it is valid JSON.",
+            )
         details = _field_errors(exc)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         return error_response(
@@ -115,6 +123,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             "database_unavailable",
             "The database is unavailable, so nothing was saved. Try again shortly.",
             headers={"Retry-After": "30"},
+        )
+
+    @app.exception_handler(DataError)
+    async def unstorable_input(request: Request, exc: DBAPIError) -> Response:
+        # PostgreSQL refuses some values SQLite keeps, such as a NUL character in text.
+        log.warning("database refused a value: %s", exc.orig)
+        return error_response(
+            request,
+            422,
+            "invalid_input",
+            "Some of the information sent cannot be stored, for example because it contains "
+            "a NUL character. Nothing was saved.",
         )
 
     @app.exception_handler(Exception)

@@ -56,9 +56,15 @@ def error_response(
         "status": status,
         "details": details or [],
     }
-    try:
-        return templates.TemplateResponse(
-            request, template, context, status_code=status, headers=headers
-        )
-    except Exception:  # never let an error page fail: fall back to plain HTML
-        return HTMLResponse(f"<h1>{context['title']}</h1>", status, headers=headers)
+    for attempt in range(2):
+        try:
+            return templates.TemplateResponse(
+                request, template, context, status_code=status, headers=headers
+            )
+        except Exception:  # never let an error page fail: fall back to plain HTML
+            if attempt or getattr(request.state, "user", None) is None:
+                break
+            # A failed flush expires the signed-in user and the database may be gone, so the
+            # user cannot be reloaded: render the page once more without them.
+            request.state.user = None
+    return HTMLResponse(f"<h1>{context['title']}</h1>", status, headers=headers)
