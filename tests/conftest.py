@@ -13,18 +13,19 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
 from pgserver import running_postgres
 from townhall.app import create_app
-from townhall.core import auth
+from townhall.core import auth, decisions
 from townhall.core.db import transaction
 from townhall.core.migrate import upgrade
 from townhall.settings import Settings
@@ -172,3 +173,31 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> None
 def post_form(client: TestClient, url: str, data: dict[str, str], *, page: str = "/staff"):  # type: ignore[no-untyped-def]
     token = csrf_from(client.get(page).text)
     return client.post(url, data={**data, "csrf_token": token}, follow_redirects=False)
+
+
+def propose(engine: Engine, team: str | None = None, **overrides: Any) -> str:
+    """Record a proposed decision (optionally for a team, made if missing); return its id."""
+    with transaction(engine) as session:
+        team_id = None
+        if team:
+            row = session.scalar(select(auth.Team).where(auth.Team.slug == team))
+            if row is None:
+                row = auth.Team(slug=team, name=team.title())
+                session.add(row)
+                session.flush()
+            team_id = row.id
+        values: dict[str, Any] = dict(
+            service="casework",
+            decision_type="casework.triage",
+            subject_ref="pseud-abc",
+            model_name="triage-rules",
+            model_version="2026.1",
+            inputs={"form": "missed-bin", "answers": [1, 2]},
+            output={"outcome": "urgent", "options": ["urgent", "routine"]},
+            confidence=0.8,
+            explanation={"reasons": [{"text": "Assisted collection"}]},
+            summary="Missed bin",
+            team_id=team_id,
+        )
+        values.update(overrides)
+        return decisions.record(session, **values).id

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from conftest import PASSWORD, csrf_from, post_form, sign_in
+from conftest import propose as _propose
 from townhall.core import auth, decisions
 from townhall.core.audit import AuditEntry, AuditHead
 from townhall.core.db import transaction, utcnow
@@ -46,33 +47,6 @@ TABLES = {
 
 
 # --- arranging -----------------------------------------------------------------------------
-
-
-def _propose(engine: Engine, team: str | None = None, **overrides: Any) -> str:
-    with transaction(engine) as session:
-        team_id = None
-        if team:
-            row = session.scalar(select(auth.Team).where(auth.Team.slug == team))
-            if row is None:
-                row = auth.Team(slug=team, name=team.title())
-                session.add(row)
-                session.flush()
-            team_id = row.id
-        values: dict[str, Any] = dict(
-            service="casework",
-            decision_type="casework.triage",
-            subject_ref="pseud-abc",
-            model_name="triage-rules",
-            model_version="2026.1",
-            inputs={"form": "missed-bin"},
-            output={"outcome": "urgent", "options": ["urgent", "routine"]},
-            confidence=0.8,
-            explanation={"reasons": [{"text": "Assisted collection"}]},
-            summary="Missed bin",
-            team_id=team_id,
-        )
-        values.update(overrides)
-        return decisions.record(session, **values).id
 
 
 def _issue(engine: Engine, user: auth.User, name: str = "script") -> str:

@@ -10,37 +10,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from conftest import post_form, sign_in
+from conftest import propose as _propose
 from townhall.core import auth, decisions, review
 from townhall.core.audit import AuditEntry
 from townhall.core.db import transaction
 from townhall.core.errors import Conflict, InvalidInput, NotFound
-
-
-def _propose(engine: Engine, team_slug: str | None = None, **overrides: object) -> str:
-    with transaction(engine) as session:
-        team_id = None
-        if team_slug:
-            team = session.scalar(select(auth.Team).where(auth.Team.slug == team_slug))
-            if team is None:
-                team = auth.Team(slug=team_slug, name=team_slug)
-                session.add(team)
-                session.flush()
-            team_id = team.id
-        values: dict[str, object] = dict(
-            service="casework",
-            decision_type="casework.triage",
-            subject_ref="pseud-abc",
-            model_name="triage-rules",
-            model_version="2026.1",
-            inputs={"form": "missed-bin", "answers": [1, 2]},
-            output={"outcome": "urgent", "options": ["urgent", "routine"]},
-            confidence=0.8,
-            explanation={"reasons": [{"text": "Assisted collection"}]},
-            summary="Missed bin",
-            team_id=team_id,
-        )
-        values.update(overrides)
-        return decisions.record(session, **values).id  # type: ignore[arg-type]
 
 
 def _actions(engine: Engine) -> list[str]:
