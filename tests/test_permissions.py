@@ -42,6 +42,7 @@ PROTECTED = [
     ("/review", "decisions:read"),
     ("/audit", "audit:read"),
     ("/admin/users", "users:manage"),
+    ("/models", "models:read"),
     ("/account/tokens", "tokens:own"),
     ("/metrics", "metrics:read"),
     ("/api/v1/me", "staff"),

@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from townhall import __version__
-from townhall.core import admin_pages, api, pages, review_pages
+from townhall.core import admin_pages, api, pages, registry_pages, review_pages
 from townhall.core.auth import password_hasher
 from townhall.core.db import get_engine, session_factory
 from townhall.core.errors import NotSignedIn, TownhallError
@@ -24,6 +24,7 @@ from townhall.core.middleware import BodySizeLimitMiddleware, RequestContextMidd
 from townhall.core.permissions import (
     AUDIT_READ,
     DECISIONS_READ,
+    MODELS_READ,
     PUBLIC,
     STAFF,
     TOKENS_OWN,
@@ -45,6 +46,12 @@ CORE_CARDS = [
         DECISIONS_READ,
     ),
     ("Audit log", "Every change by staff and systems, with a tamper check.", "/audit", AUDIT_READ),
+    (
+        "Model registry",
+        "Model versions, their evidence, shadow runs and the stop switch.",
+        "/models",
+        MODELS_READ,
+    ),
     ("Users", "Add staff and see their roles and teams.", "/admin/users", USERS_MANAGE),
     (
         "API tokens",
@@ -178,7 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _openapi_route(app)
     app.include_router(api.ops)
     app.include_router(api.api)
-    for router in (pages.router, review_pages.router, admin_pages.router):
+    for router in (pages.router, review_pages.router, admin_pages.router, registry_pages.router):
         app.include_router(router)
 
     NAVIGATION.clear()
@@ -198,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 0, (service.title, service.description, service.home_url, service.home_permission)
             )
     NAVIGATION.append(NavItem("Review", "/review", DECISIONS_READ))
+    NAVIGATION.append(NavItem("Models", "/models", MODELS_READ))
     NAVIGATION.append(NavItem("Audit", "/audit", AUDIT_READ))
 
     static = WEB_DIR / "static"

@@ -18,6 +18,8 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -222,6 +224,39 @@ def audit_verify() -> None:
         typer.secho(result.describe(), err=True, fg="red")
         raise typer.Exit(1)
     typer.echo(result.describe())
+
+
+@models_app.command("list")
+def models_list(
+    name: Annotated[str | None, typer.Option(help="Only this model's versions.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List registered model versions with their status and fairness verdict."""
+    import json
+
+    from townhall.core import registry
+    from townhall.core.db import transaction
+
+    with transaction(_engine()) as session:
+        rows = [
+            {
+                "name": m.name,
+                "version": m.version,
+                "status": m.status,
+                "fairness": (m.fairness or {}).get("verdict"),
+                "metrics": m.metrics,
+                "agreement": registry.agreement(session, m)["agreement_rate"],
+            }
+            for m in registry.versions(session, name)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['name']:<24}{row['version']:<12}{row['status']:<11}"
+            f"fairness={row['fairness'] or '-'}"
+        )
 
 
 def _add_service_commands() -> None:

@@ -5,7 +5,7 @@ Importing a module registers its tables; services add their ``models`` modules h
 
 from __future__ import annotations
 
-from townhall.core import audit, auth, decisions  # noqa: F401 - imported for their tables
+from townhall.core import audit, auth, decisions, registry  # noqa: F401 - imported for tables
 from townhall.core.db import Base
 
 metadata = Base.metadata

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +11,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from townhall.core import registry
+from townhall.core.db import transaction
 
 from .e2e_support import LiveServer, PageFactory
 
@@ -120,6 +125,32 @@ def _user_created(page: Page, server: LiveServer) -> None:
     )
 
 
+def _new_model(server: LiveServer) -> int:
+    with transaction(server.engine) as session:
+        model = registry.register(
+            session,
+            name="axe-model",
+            version=uuid.uuid4().hex[:8],
+            training_data_digest=hashlib.sha256(b"axe").hexdigest(),
+            metrics={"accuracy": 0.9},
+            fairness={"verdict": "pass"},
+        )
+        return model.id
+
+
+def _model_detail(page: Page, server: LiveServer) -> None:
+    page.goto(server.url(f"/models/{_new_model(server)}"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("axe-model")
+
+
+def _model_detail_errors(page: Page, server: LiveServer) -> None:
+    page.goto(server.url(f"/models/{_new_model(server)}"))
+    page.get_by_role("button", name="Ask to make live").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("model card lacks")
+    page.get_by_role("button", name="Withdraw model").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("reason for withdrawing")
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -147,6 +178,9 @@ SCREENS = [
     Screen("review-detail-accepted", "caseworker", _review_detail_accepted),
     Screen("review-detail-overridden", "investigator", _review_detail_overridden),
     Screen("audit-log", "auditor", _goto("/audit")),
+    Screen("model-registry", "auditor", _goto("/models")),
+    Screen("model-detail", "analyst", _model_detail),
+    Screen("model-detail-errors", "analyst", _model_detail_errors),
     Screen("admin-users", "admin", _goto("/admin/users")),
     Screen("admin-users-errors", "admin", _users_with_errors),
     Screen("admin-user-created", "admin", _user_created),

@@ -28,6 +28,8 @@ AUDIT_READ = "audit:read"
 USERS_MANAGE = "users:manage"
 METRICS_READ = "metrics:read"
 TOKENS_OWN = "tokens:own"
+MODELS_READ = "models:read"
+MODELS_MANAGE = "models:manage"
 
 CORE_PERMISSIONS: frozenset[str] = frozenset(
     {
@@ -39,6 +41,8 @@ CORE_PERMISSIONS: frozenset[str] = frozenset(
         USERS_MANAGE,
         METRICS_READ,
         TOKENS_OWN,
+        MODELS_READ,
+        MODELS_MANAGE,
     }
 )
 
@@ -48,9 +52,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.PUBLIC: frozenset({PUBLIC}),
     Role.CASEWORKER: frozenset(_STAFF_BASE | {DECISIONS_READ, DECISIONS_REVIEW}),
     Role.INVESTIGATOR: frozenset(_STAFF_BASE | {DECISIONS_READ, DECISIONS_REVIEW}),
-    Role.ANALYST: frozenset(_STAFF_BASE | {DECISIONS_READ, METRICS_READ}),
+    # The data team registers models and asks for promotion; a second person approves.
+    Role.ANALYST: frozenset(
+        _STAFF_BASE | {DECISIONS_READ, METRICS_READ, MODELS_READ, MODELS_MANAGE}
+    ),
     # Auditors see everything that was decided and logged, and change nothing.
-    Role.AUDITOR: frozenset(_STAFF_BASE | {DECISIONS_READ, AUDIT_READ, METRICS_READ}),
+    Role.AUDITOR: frozenset(_STAFF_BASE | {DECISIONS_READ, AUDIT_READ, METRICS_READ, MODELS_READ}),
     Role.ADMIN: frozenset(CORE_PERMISSIONS),
 }
 
