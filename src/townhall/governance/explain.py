@@ -1,0 +1,239 @@
+"""Per-decision reason codes for tabular models, from SHAP.
+
+Tree models (LightGBM, scikit-learn forests and boosting) use SHAP's TreeExplainer; linear ones
+(scikit-learn's linear models) use SHAP's exact linear explainer. Both explain the model's raw
+output (log-odds for classifiers) against a fixed, versioned reference set whose digest is recorded
+on every decision, so an explanation can be reproduced later. Contributions plus the baseline equal
+the raw output, which the tests check to 1e-6.
+
+Reasons come from a catalogue the service declares: every feature has a sentence for staff and a
+plain-language one that can be told to the citizen. Protected characteristics are refused as
+features, so they can never become reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from townhall.core.errors import InvalidInput
+
+# Equality Act 2010 protected characteristics, by the column names Townhall uses for them.
+PROTECTED_CHARACTERISTICS = frozenset(
+    {
+        "age",
+        "age_band",
+        "disability",
+        "sex",
+        "gender",
+        "race",
+        "ethnicity",
+        "religion",
+        "religion_or_belief",
+        "sexual_orientation",
+        "gender_reassignment",
+        "pregnancy",
+        "pregnancy_maternity",
+        "marriage",
+        "marital_status",
+        "marriage_civil_partnership",
+    }
+)
+MIN_REASONS, MAX_REASONS = 2, 4
+
+
+class ExplanationError(InvalidInput):
+    """The model, reference set or catalogue cannot give honest explanations."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Text for one feature. ``{value}`` in a sentence is replaced by the feature's value."""
+
+    raises: str  # for staff, when the feature pushed the score up
+    lowers: str  # for staff, when it pushed the score down
+    citizen_raises: str
+    citizen_lowers: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    reasons: dict[str, Reason]
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    """The background data explanations are measured against; fixed once a model is live."""
+
+    name: str
+    version: str
+    data: pd.DataFrame
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.data.empty:
+            raise ExplanationError("The reference set is empty.")
+        hashed = pd.util.hash_pandas_object(self.data, index=False).to_numpy()
+        digest = hashlib.sha256(hashed.tobytes() + ",".join(self.data.columns).encode())
+        object.__setattr__(self, "digest", digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class Explanation:
+    method: str
+    baseline: float
+    output: float
+    contributions: dict[str, float]
+    reasons: list[dict[str, Any]]
+    reference: dict[str, str]
+    catalogue_version: str
+
+    def to_record(self) -> dict[str, Any]:
+        """The shape stored as a DecisionRecord's ``explanation``."""
+        return {
+            "method": self.method,
+            "baseline": self.baseline,
+            "output": self.output,
+            "contributions": self.contributions,
+            "reasons": self.reasons,
+            "reference": self.reference,
+            "catalogue_version": self.catalogue_version,
+        }
+
+
+def _is_tree(model: Any) -> bool:
+    name = type(model).__module__ + "." + type(model).__name__
+    return any(
+        key in name
+        for key in (
+            "lightgbm",
+            "xgboost",
+            "catboost",
+            "Forest",
+            "Tree",
+            "GradientBoosting",
+            "HistGradientBoosting",
+        )
+    )
+
+
+def _is_linear(model: Any) -> bool:
+    return hasattr(model, "coef_") and hasattr(model, "intercept_")
+
+
+def _format(template: str, value: Any) -> str:
+    shown = f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+    return template.replace("{value}", shown)
+
+
+class Explainer:
+    """Reasons for one model; build once per model version and reuse."""
+
+    def __init__(self, model: Any, reference: ReferenceSet, catalogue: Catalogue) -> None:
+        features = list(reference.data.columns)
+        protected = sorted(set(features) & PROTECTED_CHARACTERISTICS)
+        if protected:
+            raise ExplanationError(
+                f"Protected characteristics must not be model features: {', '.join(protected)}."
+            )
+        missing = [f for f in features if f not in catalogue.reasons]
+        if missing:
+            raise ExplanationError(f"The reason catalogue has no text for: {', '.join(missing)}.")
+        import shap  # imported here: loading SHAP is slow and only explaining needs it
+
+        self.features = features
+        self.reference = reference
+        self.catalogue = catalogue
+        background = reference.data.to_numpy(dtype=float)
+        if _is_tree(model):
+            self.method = "shap.tree.interventional"
+            self._explainer = shap.TreeExplainer(
+                model, data=background, feature_perturbation="interventional", model_output="raw"
+            )
+        elif _is_linear(model):
+            self.method = "shap.linear.exact"
+            masker = shap.maskers.Independent(background, max_samples=len(background))
+            self._explainer = shap.LinearExplainer(model, masker)
+        else:
+            raise ExplanationError(
+                f"{type(model).__name__} is neither a tree nor a linear model; "
+                "Townhall explains only those exactly."
+            )
+        self._baseline = float(np.ravel(self._explainer.expected_value)[-1])
+
+    def _values(self, rows: np.ndarray) -> np.ndarray:
+        values = np.asarray(self._explainer.shap_values(rows))
+        if values.ndim == 3:  # one slice per class: explain the positive class
+            values = values[..., -1] if values.shape[-1] == 2 else values[-1]
+        return values
+
+    def explain(self, X: pd.DataFrame) -> list[Explanation]:
+        if list(X.columns) != self.features:
+            raise ExplanationError(
+                "The rows to explain must have the reference set's columns, in the same order."
+            )
+        values = self._values(X.to_numpy(dtype=float))
+        reference = {
+            "name": self.reference.name,
+            "version": self.reference.version,
+            "digest": self.reference.digest,
+        }
+        out = []
+        for row, contributions in zip(X.itertuples(index=False), values, strict=True):
+            output = self._baseline + float(contributions.sum())
+            out.append(
+                Explanation(
+                    method=self.method,
+                    baseline=self._baseline,
+                    output=output,
+                    contributions={
+                        f: float(c) for f, c in zip(self.features, contributions, strict=True)
+                    },
+                    reasons=self._reasons(
+                        dict(zip(self.features, row, strict=True)), contributions, output
+                    ),
+                    reference=reference,
+                    catalogue_version=self.catalogue.version,
+                )
+            )
+        return out
+
+    def _reasons(
+        self, row: dict[str, Any], contributions: np.ndarray, output: float
+    ) -> list[dict[str, Any]]:
+        direction = 1.0 if output >= self._baseline else -1.0
+        order = np.argsort(-direction * contributions)  # strongest towards the outcome first
+        chosen = [i for i in order if direction * contributions[i] > 0][:MAX_REASONS]
+        for i in np.argsort(-np.abs(contributions)):  # at least two, even if one pushed back
+            if len(chosen) >= MIN_REASONS:
+                break
+            if i not in chosen:
+                chosen.append(i)
+        reasons = []
+        for i in chosen:
+            feature, value = self.features[i], row[self.features[i]]
+            text = self.catalogue.reasons[feature]
+            up = contributions[i] > 0
+            reasons.append(
+                {
+                    "feature": feature,
+                    "contribution": float(contributions[i]),
+                    "text": _format(text.raises if up else text.lowers, value),
+                    "citizen_text": _format(
+                        text.citizen_raises if up else text.citizen_lowers, value
+                    ),
+                }
+            )
+        return reasons
+
+
+def reasons(
+    model: Any, X: pd.DataFrame, *, reference: ReferenceSet, catalogue: Catalogue
+) -> list[Explanation]:
+    """Explain each row of X (a convenience for one-off use; reuse an Explainer in loops)."""
+    return Explainer(model, reference, catalogue).explain(X)
