@@ -43,6 +43,7 @@ PROTECTED = [
     ("/audit", "audit:read"),
     ("/admin/users", "users:manage"),
     ("/models", "models:read"),
+    ("/data-rights", "data_rights:manage"),
     ("/account/tokens", "tokens:own"),
     ("/metrics", "metrics:read"),
     ("/api/v1/me", "staff"),

@@ -23,6 +23,7 @@ from townhall.core.logs import configure_logging
 from townhall.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from townhall.core.permissions import (
     AUDIT_READ,
+    DATA_RIGHTS,
     DECISIONS_READ,
     MODELS_READ,
     PUBLIC,
@@ -33,6 +34,7 @@ from townhall.core.permissions import (
 )
 from townhall.core.responses import error_response, wants_json
 from townhall.core.web import NAVIGATION, WEB_DIR, NavItem, requires
+from townhall.governance import data_rights_pages
 from townhall.services import SERVICES
 from townhall.settings import Settings, get_settings
 
@@ -51,6 +53,12 @@ CORE_CARDS = [
         "Model versions, their evidence, shadow runs and the stop switch.",
         "/models",
         MODELS_READ,
+    ),
+    (
+        "Subject access and erasure",
+        "Everything held about a person, and erasing it.",
+        "/data-rights",
+        DATA_RIGHTS,
     ),
     ("Users", "Add staff and see their roles and teams.", "/admin/users", USERS_MANAGE),
     (
@@ -185,7 +193,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _openapi_route(app)
     app.include_router(api.ops)
     app.include_router(api.api)
-    for router in (pages.router, review_pages.router, admin_pages.router, registry_pages.router):
+    for router in (
+        pages.router,
+        review_pages.router,
+        admin_pages.router,
+        registry_pages.router,
+        data_rights_pages.router,
+    ):
         app.include_router(router)
 
     NAVIGATION.clear()

@@ -20,6 +20,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+retention_app = typer.Typer(help="Retention rules and purges.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+rights_app = typer.Typer(help="Subject access and erasure.", no_args_is_help=True)
+app.add_typer(rights_app, name="data-rights")
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -257,6 +261,64 @@ def models_list(
             f"{row['name']:<24}{row['version']:<12}{row['status']:<11}"
             f"fairness={row['fairness'] or '-'}"
         )
+
+
+@retention_app.command("purge")
+def retention_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, remove nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Remove records past their retention period (run it daily from a timer or cron)."""
+    import json
+
+    from townhall.core.db import transaction
+    from townhall.governance import retention
+
+    settings = _settings()
+    with transaction(_engine()) as session:
+        result = retention.purge(
+            session, settings.retention_days, dry_run=dry_run, actor="cli:retention"
+        )
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "removed": result.removed}))
+        return
+    verb = "would remove" if dry_run else "removed"
+    for name, count in result.removed.items():
+        typer.echo(f"{name:<20}{verb} {count} (older than {settings.retention_days[name]} days)")
+
+
+@rights_app.command("export")
+def rights_export(
+    subject_ref: Annotated[str, typer.Argument(help="Pseudonymised reference.")],
+) -> None:
+    """Print everything held about SUBJECT_REF as JSON (a subject access request)."""
+    import json
+
+    from townhall.core.db import transaction
+    from townhall.governance import retention
+
+    with transaction(_engine()) as session:
+        report = retention.subject_access(session, subject_ref, actor="cli")
+    typer.echo(json.dumps(report, indent=2))
+
+
+@rights_app.command("erase")
+def rights_erase(
+    subject_ref: Annotated[str, typer.Argument(help="Pseudonymised reference.")],
+    reason: Annotated[str, typer.Option(help="The request's reference; no personal details.")],
+) -> None:
+    """Erase every record held about SUBJECT_REF; the audit log keeps the count and reason."""
+    from townhall.core.db import transaction
+    from townhall.core.errors import TownhallError
+    from townhall.governance import retention
+
+    try:
+        with transaction(_engine()) as session:
+            count = retention.erase(session, subject_ref, actor="cli", reason=reason)
+    except TownhallError as exc:
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    typer.echo(f"erased {count} records")
 
 
 def _add_service_commands() -> None:

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=8)
 
+    # Days each record type is kept before `townhall retention purge` removes it.
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "decision_records": 6 * 365,  # six years: the usual limit for claims and appeals
+            "login_failures": 30,
+            "shadow_outputs": 365,
+        }
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

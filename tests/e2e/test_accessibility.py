@@ -179,6 +179,8 @@ SCREENS = [
     Screen("review-detail-overridden", "investigator", _review_detail_overridden),
     Screen("audit-log", "auditor", _goto("/audit")),
     Screen("model-registry", "auditor", _goto("/models")),
+    Screen("data-rights", "auditor", _goto("/data-rights")),
+    Screen("data-rights-found", "auditor", _goto("/data-rights?subject=demo-subject-0003")),
     Screen("model-detail", "analyst", _model_detail),
     Screen("model-detail-errors", "analyst", _model_detail_errors),
     Screen("admin-users", "admin", _goto("/admin/users")),

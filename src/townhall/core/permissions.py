@@ -30,6 +30,8 @@ METRICS_READ = "metrics:read"
 TOKENS_OWN = "tokens:own"
 MODELS_READ = "models:read"
 MODELS_MANAGE = "models:manage"
+# Subject access and erasure: the data protection officer's work, done under the auditor role.
+DATA_RIGHTS = "data_rights:manage"
 
 CORE_PERMISSIONS: frozenset[str] = frozenset(
     {
@@ -43,6 +45,7 @@ CORE_PERMISSIONS: frozenset[str] = frozenset(
         TOKENS_OWN,
         MODELS_READ,
         MODELS_MANAGE,
+        DATA_RIGHTS,
     }
 )
 
@@ -56,8 +59,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ANALYST: frozenset(
         _STAFF_BASE | {DECISIONS_READ, METRICS_READ, MODELS_READ, MODELS_MANAGE}
     ),
-    # Auditors see everything that was decided and logged, and change nothing.
-    Role.AUDITOR: frozenset(_STAFF_BASE | {DECISIONS_READ, AUDIT_READ, METRICS_READ, MODELS_READ}),
+    # Auditors see everything that was decided and logged; they change nothing but, as data
+    # protection officers, answer subject access and erasure requests.
+    Role.AUDITOR: frozenset(
+        _STAFF_BASE | {DECISIONS_READ, AUDIT_READ, METRICS_READ, MODELS_READ, DATA_RIGHTS}
+    ),
     Role.ADMIN: frozenset(CORE_PERMISSIONS),
 }
 
