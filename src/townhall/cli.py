@@ -321,6 +321,12 @@ def rights_erase(
     typer.echo(f"erased {count} records")
 
 
+def _add_governance_commands() -> None:
+    from townhall.governance import anonymise_cli
+
+    app.add_typer(anonymise_cli.app, name="export")
+
+
 def _add_service_commands() -> None:
     from townhall.services import SERVICES
 
@@ -329,4 +335,5 @@ def _add_service_commands() -> None:
             app.add_typer(service.cli, name=service.name)
 
 
+_add_governance_commands()
 _add_service_commands()
