@@ -34,7 +34,7 @@ from townhall.core.permissions import (
 )
 from townhall.core.responses import error_response, wants_json
 from townhall.core.web import NAVIGATION, WEB_DIR, NavItem, requires
-from townhall.governance import data_rights_pages
+from townhall.governance import data_rights_pages, transparency_pages
 from townhall.services import SERVICES
 from townhall.settings import Settings, get_settings
 
@@ -199,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_pages.router,
         registry_pages.router,
         data_rights_pages.router,
+        transparency_pages.router,
     ):
         app.include_router(router)
 

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         }
     )
 
+    # System cards (one YAML file per deployed service) for the public transparency register.
+    transparency_dir: Path = Path("transparency")
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -52,6 +52,8 @@ def e2e_settings(database_url: str) -> Settings:
         password_memory_kib=1024,
         log_json=True,
         log_level="WARNING",
+        # docs/ holds the example system card, so the transparency pages have a record to show.
+        transparency_dir=Path(__file__).resolve().parents[2] / "docs",
     )
 
 

@@ -167,6 +167,8 @@ SCREENS = [
     Screen("sign-in", None, _goto("/sign-in")),
     Screen("sign-in-missing-password", None, _sign_in_with_errors),
     Screen("not-found", None, _goto("/no-such-page", 404)),
+    Screen("transparency-register", None, _goto("/transparency")),
+    Screen("transparency-record", None, _goto("/transparency/missed-bin-triage")),
     # Staff pages, each as a role that may see it.
     Screen("staff-home-caseworker", "caseworker", _goto("/staff")),
     Screen("staff-home-admin", "admin", _goto("/staff")),
