@@ -44,6 +44,7 @@ PROTECTED = [
     ("/admin/users", "users:manage"),
     ("/models", "models:read"),
     ("/data-rights", "data_rights:manage"),
+    ("/fairness", "fairness:read"),
     ("/account/tokens", "tokens:own"),
     ("/metrics", "metrics:read"),
     ("/api/v1/me", "staff"),

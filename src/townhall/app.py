@@ -25,6 +25,7 @@ from townhall.core.permissions import (
     AUDIT_READ,
     DATA_RIGHTS,
     DECISIONS_READ,
+    FAIRNESS_READ,
     MODELS_READ,
     PUBLIC,
     STAFF,
@@ -34,7 +35,7 @@ from townhall.core.permissions import (
 )
 from townhall.core.responses import error_response, wants_json
 from townhall.core.web import NAVIGATION, WEB_DIR, NavItem, requires
-from townhall.governance import data_rights_pages, transparency_pages
+from townhall.governance import data_rights_pages, fairness_pages, transparency_pages
 from townhall.services import SERVICES
 from townhall.settings import Settings, get_settings
 
@@ -53,6 +54,12 @@ CORE_CARDS = [
         "Model versions, their evidence, shadow runs and the stop switch.",
         "/models",
         MODELS_READ,
+    ),
+    (
+        "Fairness audits",
+        "How models' proposals served each group of people.",
+        "/fairness",
+        FAIRNESS_READ,
     ),
     (
         "Subject access and erasure",
@@ -200,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry_pages.router,
         data_rights_pages.router,
         transparency_pages.router,
+        fairness_pages.router,
     ):
         app.include_router(router)
 

@@ -321,10 +321,58 @@ def rights_erase(
     typer.echo(f"erased {count} records")
 
 
+def fairness_audit(
+    decision_type: Annotated[str, typer.Argument(help="The decision type to audit.")],
+    by: Annotated[str, typer.Option(help="Characteristics, comma-separated: sex,age_band.")],
+    positive: Annotated[str, typer.Option(help="The outcome that counts as selected.")],
+    use: Annotated[str, typer.Option(help="punitive (judged on false positives) or assistive.")],
+    min_group_size: Annotated[
+        int, typer.Option(help="Smaller groups: insufficient evidence.")
+    ] = 30,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the CSV here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Audit reviewed decisions of DECISION_TYPE across protected characteristics."""
+    import json
+    from pathlib import Path
+
+    from townhall.core.db import transaction
+    from townhall.core.errors import TownhallError
+    from townhall.governance.fairness_cli import render
+    from townhall.governance.fairness_records import audit_decision_type
+
+    if use not in ("punitive", "assistive"):
+        typer.secho("error: --use must be punitive or assistive", err=True, fg="red")
+        raise typer.Exit(2)
+    columns = [c.strip() for c in by.split(",") if c.strip()]
+    try:
+        with transaction(_engine()) as session:
+            report = audit_decision_type(
+                session,
+                decision_type,
+                by=columns,
+                positive_outcome=positive,
+                use=use,  # type: ignore[arg-type]
+                actor="cli",
+                min_group_size=min_group_size,
+                n_bootstrap=bootstrap,
+            )
+    except TownhallError as exc:
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    if csv_out:
+        Path(csv_out).write_text(report.to_csv())
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report, decision_type))
+
+
 def _add_governance_commands() -> None:
-    from townhall.governance import anonymise_cli
+    from townhall.governance import anonymise_cli, fairness_cli, privacy_cli
 
     app.add_typer(anonymise_cli.app, name="export")
+    app.add_typer(privacy_cli.app, name="privacy")
+    fairness_cli.app.command("audit")(fairness_audit)
+    app.add_typer(fairness_cli.app, name="fairness")
 
 
 def _add_service_commands() -> None:

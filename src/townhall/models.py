@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from townhall.core import audit, auth, decisions, registry  # noqa: F401 - imported for tables
 from townhall.core.db import Base
+from townhall.governance import characteristics  # noqa: F401 - imported for its table
 
 metadata = Base.metadata

@@ -182,6 +182,8 @@ SCREENS = [
     Screen("audit-log", "auditor", _goto("/audit")),
     Screen("model-registry", "auditor", _goto("/models")),
     Screen("data-rights", "auditor", _goto("/data-rights")),
+    Screen("fairness", "analyst", _goto("/fairness")),
+    Screen("fairness-errors", "analyst", _goto("/fairness?positive=x", 422)),
     Screen("data-rights-found", "auditor", _goto("/data-rights?subject=demo-subject-0003")),
     Screen("model-detail", "analyst", _model_detail),
     Screen("model-detail-errors", "analyst", _model_detail_errors),

@@ -233,18 +233,33 @@ def test_each_role_sees_only_what_it_may(
 
 # The staff home's cards and the navigation follow the role's permissions.
 HOME = {
-    "admin": {"Decisions to review", "Audit log", "Users", "API tokens"},
+    "admin": {
+        "Decisions to review",
+        "Audit log",
+        "Model registry",
+        "Fairness audits",
+        "Subject access and erasure",
+        "Users",
+        "API tokens",
+    },
     "caseworker": {"Decisions to review", "API tokens"},
     "investigator": {"Decisions to review", "API tokens"},
-    "analyst": {"Decisions to review", "API tokens"},
-    "auditor": {"Decisions to review", "Audit log", "API tokens"},
+    "analyst": {"Decisions to review", "Model registry", "Fairness audits", "API tokens"},
+    "auditor": {
+        "Decisions to review",
+        "Audit log",
+        "Model registry",
+        "Fairness audits",
+        "Subject access and erasure",
+        "API tokens",
+    },
 }
 NAV = {
-    "admin": ["Home", "Review", "Audit", "Sign out"],
+    "admin": ["Home", "Review", "Models", "Audit", "Sign out"],
     "caseworker": ["Home", "Review", "Sign out"],
     "investigator": ["Home", "Review", "Sign out"],
-    "analyst": ["Home", "Review", "Sign out"],
-    "auditor": ["Home", "Review", "Audit", "Sign out"],
+    "analyst": ["Home", "Review", "Models", "Sign out"],
+    "auditor": ["Home", "Review", "Models", "Audit", "Sign out"],
 }
 
 

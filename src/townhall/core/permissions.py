@@ -32,6 +32,7 @@ MODELS_READ = "models:read"
 MODELS_MANAGE = "models:manage"
 # Subject access and erasure: the data protection officer's work, done under the auditor role.
 DATA_RIGHTS = "data_rights:manage"
+FAIRNESS_READ = "fairness:read"
 
 CORE_PERMISSIONS: frozenset[str] = frozenset(
     {
@@ -46,6 +47,7 @@ CORE_PERMISSIONS: frozenset[str] = frozenset(
         MODELS_READ,
         MODELS_MANAGE,
         DATA_RIGHTS,
+        FAIRNESS_READ,
     }
 )
 
@@ -57,12 +59,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.INVESTIGATOR: frozenset(_STAFF_BASE | {DECISIONS_READ, DECISIONS_REVIEW}),
     # The data team registers models and asks for promotion; a second person approves.
     Role.ANALYST: frozenset(
-        _STAFF_BASE | {DECISIONS_READ, METRICS_READ, MODELS_READ, MODELS_MANAGE}
+        _STAFF_BASE | {DECISIONS_READ, METRICS_READ, MODELS_READ, MODELS_MANAGE, FAIRNESS_READ}
     ),
     # Auditors see everything that was decided and logged; they change nothing but, as data
     # protection officers, answer subject access and erasure requests.
     Role.AUDITOR: frozenset(
-        _STAFF_BASE | {DECISIONS_READ, AUDIT_READ, METRICS_READ, MODELS_READ, DATA_RIGHTS}
+        _STAFF_BASE
+        | {DECISIONS_READ, AUDIT_READ, METRICS_READ, MODELS_READ, DATA_RIGHTS, FAIRNESS_READ}
     ),
     Role.ADMIN: frozenset(CORE_PERMISSIONS),
 }

@@ -20,6 +20,7 @@ from townhall.core.db import utcnow
 from townhall.core.decisions import DecisionRecord
 from townhall.core.errors import InvalidInput, NotFound
 from townhall.core.registry import ShadowOutput
+from townhall.governance.characteristics import SubjectCharacteristic
 
 # record type -> (table, its timestamp column)
 RECORD_TYPES: dict[str, tuple[Any, Any]] = {
@@ -112,11 +113,34 @@ def subject_access(session: Session, subject_ref: str, *, actor: str) -> dict[st
             .order_by(DecisionRecord.created_at)
         )
     )
-    audit.log(session, actor, "data_rights.subject_access", "subject", {"records": len(found)})
+    held = list(
+        session.scalars(
+            select(SubjectCharacteristic)
+            .where(SubjectCharacteristic.subject_ref == subject_ref)
+            .order_by(SubjectCharacteristic.characteristic)
+        )
+    )
+    audit.log(
+        session,
+        actor,
+        "data_rights.subject_access",
+        "subject",
+        {"records": len(found) + len(held)},
+    )
     return {
         "subject_ref": subject_ref,
         "generated_at": utcnow().isoformat(),
         "decisions": [_decision_view(d) for d in found],
+        "protected_characteristics": [
+            {
+                "characteristic": c.characteristic,
+                "value": c.value,
+                "lawful_basis": c.lawful_basis,
+                "source": c.source,
+                "recorded_at": c.recorded_at.isoformat(),
+            }
+            for c in held
+        ],
     }
 
 
@@ -124,12 +148,10 @@ def erase(session: Session, subject_ref: str, *, actor: str, reason: str) -> int
     """Erase a subject's records. The audit log keeps only the count and the reason."""
     if not reason.strip():
         raise InvalidInput("Give the reason for erasure (for example, the request reference).")
-    count = int(
-        session.execute(  # type: ignore[attr-defined]
-            delete(DecisionRecord).where(DecisionRecord.subject_ref == subject_ref)
-        ).rowcount
-        or 0
-    )
+    count = 0
+    for table in (DecisionRecord, SubjectCharacteristic):
+        result = session.execute(delete(table).where(table.subject_ref == subject_ref))
+        count += int(result.rowcount or 0)  # type: ignore[attr-defined]
     if count == 0:
         raise NotFound("Nothing is held under that reference.")
     audit.log(
