@@ -42,3 +42,16 @@ def test_explain_benchmark_runs_and_reports_json() -> None:
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["explained"] == 10 and figures["features"] == 50
     assert figures["max_additivity_error"] < 1e-6
+
+
+def test_governance_benchmark_runs_every_part() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "governance.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figures) == {"privacy", "fairness", "explain"}
+    assert figures["explain"]["max_additivity_error"] < 1e-6

@@ -101,12 +101,12 @@ def test_cli_scan_text_and_json_never_print_raw_values(tmp_path: Path) -> None:
     assert missing.exit_code == 2
 
 
-def test_governance_benchmark_runs_and_reports_json(tmp_path: Path) -> None:
+def test_privacy_benchmark_runs_and_reports_json(tmp_path: Path) -> None:
     # A three-line labelled file keeps this a smoke test; the full set is evaluated elsewhere.
     labelled = tmp_path / "tiny.jsonl"
     full = REPO / "tests" / "governance" / "data" / "uk_pii_labelled.jsonl"
     labelled.write_text("".join(full.read_text("utf-8").splitlines(keepends=True)[:3]), "utf-8")
-    script = str(REPO / "benchmarks" / "governance.py")
+    script = str(REPO / "benchmarks" / "privacy.py")
     result = subprocess.run(
         [sys.executable, script, "--labelled", str(labelled), "--documents", "20", "--json"],
         capture_output=True,

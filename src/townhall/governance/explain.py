@@ -21,28 +21,18 @@ import numpy as np
 import pandas as pd
 
 from townhall.core.errors import InvalidInput
+from townhall.governance.fairness import PROTECTED_CHARACTERISTICS as CANONICAL_CHARACTERISTICS
 
-# Equality Act 2010 protected characteristics, by the column names Townhall uses for them.
-PROTECTED_CHARACTERISTICS = frozenset(
-    {
-        "age",
-        "age_band",
-        "disability",
-        "sex",
-        "gender",
-        "race",
-        "ethnicity",
-        "religion",
-        "religion_or_belief",
-        "sexual_orientation",
-        "gender_reassignment",
-        "pregnancy",
-        "pregnancy_maternity",
-        "marriage",
-        "marital_status",
-        "marriage_civil_partnership",
-    }
-)
+# The Equality Act 2010 characteristics, plus the other names their columns often go by.
+PROTECTED_CHARACTERISTICS = frozenset(CANONICAL_CHARACTERISTICS) | {
+    "age",
+    "gender",
+    "ethnicity",
+    "religion",
+    "pregnancy",
+    "marriage",
+    "marital_status",
+}
 MIN_REASONS, MAX_REASONS = 2, 4
 
 
