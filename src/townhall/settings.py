@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,11 @@ class Settings(BaseSettings):
             "shadow_outputs": 365,
         }
     )
+
+    # Keyed pseudonymisation: key id -> secret (at least 16 characters), and the id that signs new
+    # pseudonyms. Rotate by adding a key and making it current; keep old keys for look-ups.
+    pseudonym_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    pseudonym_current_key: str = ""
 
     # System cards (one YAML file per deployed service) for the public transparency register.
     transparency_dir: Path = Path("transparency")
