@@ -10,12 +10,11 @@ PostgreSQL URL must point at an empty, migrated database.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from report import emit  # the sibling module; scripts run with this folder on sys.path
 from sqlalchemy.orm import Session
 
 from townhall.core import audit
@@ -67,12 +66,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     figures = run(args.entries, args.database_url)
-    if args.json:
-        json.dump(figures, sys.stdout)
-        print()
-    else:
-        for key, value in figures.items():
-            print(f"{key:<42}{value}")
+    emit(figures, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ checks additivity on every row while it is at it.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from report import emit  # the sibling module; scripts run with this folder on sys.path
 
 from townhall.governance.explain import Catalogue, Explainer, Reason, ReferenceSet
 
@@ -57,12 +56,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = run(args.rows, args.explain)
-    if args.json:
-        json.dump(figures, sys.stdout)
-        print()
-    else:
-        for key, value in figures.items():
-            print(f"{key:<24}{value}")
+    emit(figures, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ calibration by group. The chart and CSV are timed separately.
 from __future__ import annotations
 
 import argparse
-import json
 import time
+
+from report import emit  # the sibling module; scripts run with this folder on sys.path
 
 from townhall.governance import fairness
 from townhall.governance.fairness_data import synthetic_decisions
@@ -58,11 +59,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     figures = run(args.rows, args.bootstrap)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>24}: {value}")
+    emit(figures, as_json=args.json)
 
 
 if __name__ == "__main__":

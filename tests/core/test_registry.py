@@ -33,6 +33,16 @@ def _register(session: Session, version: str = "1.0", **kw: object) -> registry.
     return registry.register(session, **values)  # type: ignore[arg-type]
 
 
+def _live(
+    session: Session, asker: auth.User, approver: auth.User, version: str = "1.0"
+) -> registry.RegisteredModel:
+    """A model with passing evidence, asked for by one person and approved by another."""
+    model = _register(session, version, fairness=PASSED, model_card=CARD)
+    registry.request_promotion(session, model, by=asker)
+    registry.approve_promotion(session, model, by=approver)
+    return model
+
+
 @pytest.fixture
 def people(make_user: Callable[..., auth.User]) -> tuple[int, int]:
     return make_user("asker", "admin").id, make_user("approver", "admin").id
@@ -106,9 +116,7 @@ def test_stop_switch_withdraws_a_live_model_at_once(
     asker_id, approver_id = people
     with transaction(engine) as session:
         asker, approver = session.get(auth.User, asker_id), session.get(auth.User, approver_id)
-        model = _register(session, fairness=PASSED, model_card=CARD)
-        registry.request_promotion(session, model, by=asker)
-        registry.approve_promotion(session, model, by=approver)
+        model = _live(session, asker, approver, "1.0")
         with pytest.raises(InvalidInput):
             registry.withdraw(session, model, by=asker, reason="  ")
         registry.withdraw(session, model, by=asker, reason="Complaints about wrong triage")
@@ -124,9 +132,7 @@ def test_shadow_outputs_are_stored_and_agreement_reported(
     asker_id, approver_id = people
     with transaction(engine) as session:
         asker, approver = session.get(auth.User, asker_id), session.get(auth.User, approver_id)
-        current = _register(session, "1.0", fairness=PASSED, model_card=CARD)
-        registry.request_promotion(session, current, by=asker)
-        registry.approve_promotion(session, current, by=approver)
+        current = _live(session, asker, approver, "1.0")
         candidate = _register(session, "2.0")
         with pytest.raises(Conflict):  # not in shadow yet
             registry.record_shadow(
@@ -160,9 +166,7 @@ def test_evidence_is_frozen_once_live(engine: Engine, people: tuple[int, int]) -
     asker_id, approver_id = people
     with transaction(engine) as session:
         asker, approver = session.get(auth.User, asker_id), session.get(auth.User, approver_id)
-        model = _register(session, fairness=PASSED, model_card=CARD)
-        registry.request_promotion(session, model, by=asker)
-        registry.approve_promotion(session, model, by=approver)
+        model = _live(session, asker, approver, "1.0")
         with pytest.raises(Conflict, match="register a new version"):
             registry.attach_evidence(session, model, fairness={"verdict": "fail"})
 
