@@ -45,6 +45,7 @@ PROTECTED = [
     ("/models", "models:read"),
     ("/data-rights", "data_rights:manage"),
     ("/fairness", "fairness:read"),
+    ("/privacy-scan", "privacy:scan"),
     ("/account/tokens", "tokens:own"),
     ("/metrics", "metrics:read"),
     ("/api/v1/me", "staff"),

@@ -27,6 +27,7 @@ from townhall.core.permissions import (
     DECISIONS_READ,
     FAIRNESS_READ,
     MODELS_READ,
+    PRIVACY_SCAN,
     PUBLIC,
     STAFF,
     TOKENS_OWN,
@@ -35,7 +36,12 @@ from townhall.core.permissions import (
 )
 from townhall.core.responses import error_response, wants_json
 from townhall.core.web import NAVIGATION, WEB_DIR, NavItem, requires
-from townhall.governance import data_rights_pages, fairness_pages, transparency_pages
+from townhall.governance import (
+    data_rights_pages,
+    fairness_pages,
+    privacy_pages,
+    transparency_pages,
+)
 from townhall.services import SERVICES
 from townhall.settings import Settings, get_settings
 
@@ -60,6 +66,12 @@ CORE_CARDS = [
         "How models' proposals served each group of people.",
         "/fairness",
         FAIRNESS_READ,
+    ),
+    (
+        "Scan a file for personal data",
+        "What personal data a file holds, before it is shared or loaded.",
+        "/privacy-scan",
+        PRIVACY_SCAN,
     ),
     (
         "Subject access and erasure",
@@ -208,6 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         data_rights_pages.router,
         transparency_pages.router,
         fairness_pages.router,
+        privacy_pages.router,
     ):
         app.include_router(router)
 

@@ -183,6 +183,7 @@ SCREENS = [
     Screen("model-registry", "auditor", _goto("/models")),
     Screen("data-rights", "auditor", _goto("/data-rights")),
     Screen("fairness", "analyst", _goto("/fairness")),
+    Screen("privacy-scan", "analyst", _goto("/privacy-scan")),
     Screen("fairness-errors", "analyst", _goto("/fairness?positive=x", 422)),
     Screen("data-rights-found", "auditor", _goto("/data-rights?subject=demo-subject-0003")),
     Screen("model-detail", "analyst", _model_detail),

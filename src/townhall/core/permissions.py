@@ -33,6 +33,7 @@ MODELS_MANAGE = "models:manage"
 # Subject access and erasure: the data protection officer's work, done under the auditor role.
 DATA_RIGHTS = "data_rights:manage"
 FAIRNESS_READ = "fairness:read"
+PRIVACY_SCAN = "privacy:scan"
 
 CORE_PERMISSIONS: frozenset[str] = frozenset(
     {
@@ -48,6 +49,7 @@ CORE_PERMISSIONS: frozenset[str] = frozenset(
         MODELS_MANAGE,
         DATA_RIGHTS,
         FAIRNESS_READ,
+        PRIVACY_SCAN,
     }
 )
 
@@ -59,13 +61,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.INVESTIGATOR: frozenset(_STAFF_BASE | {DECISIONS_READ, DECISIONS_REVIEW}),
     # The data team registers models and asks for promotion; a second person approves.
     Role.ANALYST: frozenset(
-        _STAFF_BASE | {DECISIONS_READ, METRICS_READ, MODELS_READ, MODELS_MANAGE, FAIRNESS_READ}
+        _STAFF_BASE
+        | {DECISIONS_READ, METRICS_READ, MODELS_READ, MODELS_MANAGE, FAIRNESS_READ, PRIVACY_SCAN}
     ),
     # Auditors see everything that was decided and logged; they change nothing but, as data
     # protection officers, answer subject access and erasure requests.
     Role.AUDITOR: frozenset(
         _STAFF_BASE
-        | {DECISIONS_READ, AUDIT_READ, METRICS_READ, MODELS_READ, DATA_RIGHTS, FAIRNESS_READ}
+        | {
+            DECISIONS_READ,
+            AUDIT_READ,
+            METRICS_READ,
+            MODELS_READ,
+            DATA_RIGHTS,
+            FAIRNESS_READ,
+            PRIVACY_SCAN,
+        }
     ),
     Role.ADMIN: frozenset(CORE_PERMISSIONS),
 }
