@@ -45,6 +45,7 @@ test: install assets browser
 
 bench: install
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/governance.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks migrations
