@@ -46,6 +46,7 @@ PROTECTED = [
     ("/data-rights", "data_rights:manage"),
     ("/fairness", "fairness:read"),
     ("/privacy-scan", "privacy:scan"),
+    ("/exports", "privacy:scan"),
     ("/account/tokens", "tokens:own"),
     ("/metrics", "metrics:read"),
     ("/api/v1/me", "staff"),

@@ -37,6 +37,7 @@ from townhall.core.permissions import (
 from townhall.core.responses import error_response, wants_json
 from townhall.core.web import NAVIGATION, WEB_DIR, NavItem, requires
 from townhall.governance import (
+    anonymise_pages,
     data_rights_pages,
     fairness_pages,
     privacy_pages,
@@ -71,6 +72,12 @@ CORE_CARDS = [
         "Scan a file for personal data",
         "What personal data a file holds, before it is shared or loaded.",
         "/privacy-scan",
+        PRIVACY_SCAN,
+    ),
+    (
+        "Make an anonymised export",
+        "A k-anonymous, l-diverse copy of a dataset before it leaves the council.",
+        "/exports",
         PRIVACY_SCAN,
     ),
     (
@@ -221,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transparency_pages.router,
         fairness_pages.router,
         privacy_pages.router,
+        anonymise_pages.router,
     ):
         app.include_router(router)
 

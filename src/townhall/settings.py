@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     pseudonym_keys: dict[str, SecretStr] = Field(default_factory=dict)
     pseudonym_current_key: str = ""
 
+    # Anonymised exports made on the web wait here (for an hour) to be downloaded.
+    exports_dir: Path = Path("var/exports")
+
     # System cards (one YAML file per deployed service) for the public transparency register.
     transparency_dir: Path = Path("transparency")
 

@@ -184,6 +184,7 @@ SCREENS = [
     Screen("data-rights", "auditor", _goto("/data-rights")),
     Screen("fairness", "analyst", _goto("/fairness")),
     Screen("privacy-scan", "analyst", _goto("/privacy-scan")),
+    Screen("anonymised-export", "analyst", _goto("/exports")),
     Screen("fairness-errors", "analyst", _goto("/fairness?positive=x", 422)),
     Screen("data-rights-found", "auditor", _goto("/data-rights?subject=demo-subject-0003")),
     Screen("model-detail", "analyst", _model_detail),

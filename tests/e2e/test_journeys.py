@@ -240,6 +240,7 @@ HOME = {
         "Fairness audits",
         "Subject access and erasure",
         "Scan a file for personal data",
+        "Make an anonymised export",
         "Users",
         "API tokens",
     },
@@ -250,6 +251,7 @@ HOME = {
         "Model registry",
         "Fairness audits",
         "Scan a file for personal data",
+        "Make an anonymised export",
         "API tokens",
     },
     "auditor": {
@@ -259,6 +261,7 @@ HOME = {
         "Fairness audits",
         "Subject access and erasure",
         "Scan a file for personal data",
+        "Make an anonymised export",
         "API tokens",
     },
 }
