@@ -72,6 +72,11 @@ class Api:
     def url(self, action: str) -> str:
         return f"/api/v1/decisions/{self.decision_id}/{action}"
 
+    def post_json_bytes(self, client: TestClient, action: str, content: Any) -> Any:
+        """Send a body exactly as given (bytes or chunks), labelled as JSON."""
+        headers = {**self.headers, "Content-Type": "application/json"}
+        return client.post(self.url(action), content=content, headers=headers)
+
 
 @pytest.fixture
 def api(engine: Engine, make_user: Callable[..., auth.User]) -> Api:
@@ -199,9 +204,7 @@ def test_body_over_the_limit_with_content_length_is_413(
     limit = app.state.settings.max_body_bytes
     reason = "x" * (limit + 1)
     body = ('{"reason": "' + reason + '"}').encode()
-    response = client.post(
-        api.url("accept"), content=body, headers={**api.headers, "Content-Type": "application/json"}
-    )
+    response = api.post_json_bytes(client, "accept", body)
     assert int(response.request.headers["content-length"]) > limit
     error = api_error(response, 413, "body_too_large")
     assert f"{limit // 1024} KB" in error["message"]
@@ -222,11 +225,7 @@ def test_chunked_body_over_the_limit_without_content_length_is_413(
             yield b"y" * (64 * 1024)
         yield b'"}'
 
-    response = client.post(
-        api.url("accept"),
-        content=chunks(),
-        headers={**api.headers, "Content-Type": "application/json"},
-    )
+    response = api.post_json_bytes(client, "accept", chunks())
     assert "content-length" not in response.request.headers
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert sent > limit
@@ -241,9 +240,7 @@ def test_body_just_under_the_limit_is_read(
     unchanged()
     limit = app.state.settings.max_body_bytes
     body = b'{"reason": "' + b"z" * (limit - 100) + b'"}'
-    response = client.post(
-        api.url("accept"), content=body, headers={**api.headers, "Content-Type": "application/json"}
-    )
+    response = api.post_json_bytes(client, "accept", body)
     error = api_error(response, 422, "invalid_input")  # the reason is over 2000 characters
     assert "reason" in {d["field"] for d in error["details"]}
 
@@ -288,11 +285,7 @@ def test_malformed_json_is_400_with_a_clear_message(
     unchanged()
     for action in ("accept", "override"):
         for body in MALFORMED:
-            response = client.post(
-                api.url(action),
-                content=body,
-                headers={**api.headers, "Content-Type": "application/json"},
-            )
+            response = api.post_json_bytes(client, action, body)
             error = api_error(response, 400, "malformed_body", body)
             assert "valid JSON" in error["message"]
 
