@@ -9,9 +9,19 @@ class TownhallError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, str]] | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        # `field` is the common case of one error about one form field: the page's error summary
+        # links to it and the API reports it, both from `details`.
+        if field and not details:
+            details = [{"field": field, "message": message.rstrip(".")}]
         self.details = details or []
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from sqlalchemy import (
     JSON,
@@ -32,6 +35,9 @@ from townhall.core.db import Base, UTCDateTime, utcnow
 from townhall.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 REQUIRED_CARD_FIELDS = ("purpose", "owner", "training_data", "limitations")
+# An artifact is recorded as a file URI carrying the SHA-256 of its bytes, as pip's package
+# links do: file:///srv/models/triage-1.0.joblib#sha256=<64 hex digits>.
+DIGEST_FRAGMENT = "sha256="
 
 
 class ModelStatus(StrEnum):
@@ -94,6 +100,10 @@ class ShadowOutput(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def _is_sha256(digest: str) -> bool:
+    return len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+
+
 def _actor(user: User | None) -> str:
     return f"user:{user.id}" if user is not None else audit.SYSTEM
 
@@ -123,9 +133,7 @@ def register(
     """Register a trained model as a candidate."""
     if not name.strip() or not version.strip():
         raise InvalidInput("A model needs a name and a version.")
-    if len(training_data_digest) != 64 or not all(
-        c in "0123456789abcdef" for c in training_data_digest
-    ):
+    if not _is_sha256(training_data_digest):
         raise InvalidInput("training_data_digest must be a SHA-256 hex digest.")
     exists = session.scalar(
         select(RegisteredModel.id).where(
@@ -149,6 +157,31 @@ def register(
     session.flush()
     _log(session, by, "model.registered", model, {"metrics": metrics})
     return model
+
+
+def file_artifact_uri(path: Path, digest: str) -> str:
+    """The URI recorded for an artifact file: where it is and the SHA-256 of its bytes."""
+    if not _is_sha256(digest):
+        raise InvalidInput("An artifact digest must be a SHA-256 hex digest.")
+    uri = f"{path.resolve().as_uri()}#{DIGEST_FRAGMENT}{digest}"
+    if len(uri) > 500:
+        raise InvalidInput("The artifact's path is too long to record (500 characters at most).")
+    return uri
+
+
+def artifact_location(model: RegisteredModel) -> tuple[Path, str]:
+    """The artifact file recorded for a model and the SHA-256 its bytes must have."""
+    parts = urlsplit(model.artifact_uri or "")
+    digest = parts.fragment.removeprefix(DIGEST_FRAGMENT)
+    if parts.scheme != "file" or not parts.fragment.startswith(DIGEST_FRAGMENT):
+        raise InvalidInput(
+            f"{model.name} {model.version} has no artifact file with a SHA-256 digest recorded."
+        )
+    if not _is_sha256(digest):
+        raise InvalidInput(
+            f"The artifact digest recorded for {model.name} {model.version} is not SHA-256."
+        )
+    return Path(url2pathname(parts.path)), digest
 
 
 def get(session: Session, name: str, version: str) -> RegisteredModel:

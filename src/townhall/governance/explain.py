@@ -13,8 +13,10 @@ features, so they can never become reasons.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,53 @@ class Reason:
 class Catalogue:
     version: str
     reasons: dict[str, Reason]
+
+
+def catalogue_from_mapping(data: Any) -> Catalogue:
+    """A catalogue from plain data: ``{"version": ..., "reasons": {feature: {raises: ...}}}``.
+
+    Every feature needs all four sentences; unknown keys are refused so a misspelt one is not
+    silently ignored.
+    """
+    if not isinstance(data, dict) or set(data) != {"version", "reasons"}:
+        raise ExplanationError("A reason catalogue has exactly two keys: version and reasons.")
+    version = data["version"]
+    if isinstance(version, dt.date):  # YAML reads an unquoted 2026-11-01 as a date
+        version = version.isoformat()
+    if not isinstance(version, (str, int)) or isinstance(version, bool) or not str(version):
+        raise ExplanationError("The catalogue's version must be text, e.g. version: '2026-11'.")
+    entries = data["reasons"]
+    if not isinstance(entries, dict) or not entries:
+        raise ExplanationError("The catalogue's reasons must map each feature to its sentences.")
+    wanted = [f.name for f in fields(Reason)]
+    reasons = {}
+    for feature, text in entries.items():
+        if not isinstance(text, dict) or sorted(text) != sorted(wanted):
+            raise ExplanationError(
+                f"The catalogue entry for {feature} must have exactly: {', '.join(wanted)}."
+            )
+        if not all(isinstance(text[k], str) and text[k].strip() for k in wanted):
+            raise ExplanationError(f"Every sentence for {feature} must be non-empty text.")
+        reasons[str(feature)] = Reason(**{k: text[k] for k in wanted})
+    return Catalogue(version=str(version), reasons=reasons)
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Read a reason catalogue from a YAML file (the format is in docs/governance.md)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExplanationError(f"Cannot read the catalogue {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ExplanationError(
+            f"The catalogue {path} is not valid YAML: {problem}{where}."
+        ) from None
+    return catalogue_from_mapping(data)
 
 
 @dataclass(frozen=True)
@@ -121,19 +170,24 @@ def _format(template: str, value: Any) -> str:
     return template.replace("{value}", shown)
 
 
+def check_features(features: list[str], catalogue: Catalogue) -> None:
+    """Refuse protected characteristics as features, and features the catalogue has no text for."""
+    protected = sorted(set(features) & PROTECTED_CHARACTERISTICS)
+    if protected:
+        raise ExplanationError(
+            f"Protected characteristics must not be model features: {', '.join(protected)}."
+        )
+    missing = [f for f in features if f not in catalogue.reasons]
+    if missing:
+        raise ExplanationError(f"The reason catalogue has no text for: {', '.join(missing)}.")
+
+
 class Explainer:
     """Reasons for one model; build once per model version and reuse."""
 
     def __init__(self, model: Any, reference: ReferenceSet, catalogue: Catalogue) -> None:
         features = list(reference.data.columns)
-        protected = sorted(set(features) & PROTECTED_CHARACTERISTICS)
-        if protected:
-            raise ExplanationError(
-                f"Protected characteristics must not be model features: {', '.join(protected)}."
-            )
-        missing = [f for f in features if f not in catalogue.reasons]
-        if missing:
-            raise ExplanationError(f"The reason catalogue has no text for: {', '.join(missing)}.")
+        check_features(features, catalogue)
         import shap  # imported here: loading SHAP is slow and only explaining needs it
 
         self.features = features

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import date, datetime
 from enum import StrEnum
 from functools import partial
 from typing import Any
@@ -34,6 +35,7 @@ from sklearn.metrics import precision_score
 
 from townhall.core.errors import InvalidInput
 from townhall.governance.fairness_bootstrap import bootstrap, interval
+from townhall.governance.fairness_policy import FairnessPolicy, policy_in_force
 from townhall.governance.fairness_report import (
     FAIL,
     INSUFFICIENT,
@@ -55,6 +57,7 @@ __all__ = [
     "EmptyData",
     "Estimate",
     "FairnessAuditError",
+    "FairnessPolicy",
     "GroupResult",
     "MissingGroupValues",
     "MissingOutcomes",
@@ -125,8 +128,10 @@ def audit(
     use: Use,
     y_true: str | None = None,
     y_score: str | None = None,
-    min_group_size: int = 30,
-    threshold: float = 0.8,
+    policy: FairnessPolicy | None = None,
+    on: date | None = None,
+    min_group_size: int | None = None,
+    threshold: float | None = None,
     n_bootstrap: int = 1000,
     n_bins: int = 10,
     random_state: int | None = None,
@@ -137,9 +142,31 @@ def audit(
     selection rates are reported and the verdict is "insufficient evidence". `y_score` (in [0, 1])
     adds calibration by group. A use passes when, among groups of at least `min_group_size`, the
     judged error rate of the best-served group divided by each group's is at least `threshold`.
+
+    Both figures come from `policy`: by default the entry of the shipped fairness_policy.yaml in
+    force on the audit date `on` (today unless given). `threshold` and `min_group_size` override
+    the policy's figures for this audit only, and the report names any that differ from it.
     """
     if use not in JUDGED_METRIC:
         raise FairnessAuditError(f"use must be 'punitive' or 'assistive', not {use!r}")
+    on = on.date() if isinstance(on, datetime) else on or date.today()
+    policy = policy or policy_in_force(on)
+    if policy.effective_from > on:
+        raise FairnessAuditError(
+            f"the policy given takes effect from {policy.effective_from.isoformat()}, "
+            f"after the audit date {on.isoformat()}"
+        )
+    figures = policy.values
+    overridden = [
+        name
+        for name, given, set_by_policy in (
+            ("threshold", threshold, figures.ratio_for(use)),
+            ("min_group_size", min_group_size, figures.min_group_size),
+        )
+        if given is not None and given != set_by_policy
+    ]
+    threshold = figures.ratio_for(use) if threshold is None else threshold
+    min_group_size = figures.min_group_size if min_group_size is None else min_group_size
     _check(frame, y_pred=y_pred, y_true=y_true, y_score=y_score, by=by)
     pred = _binary(frame[y_pred], y_pred)
     true = _binary(frame[y_true], y_true) if y_true is not None else None
@@ -175,6 +202,9 @@ def audit(
         judged_metric=judged,
         threshold=threshold,
         min_group_size=min_group_size,
+        audited_on=on,
+        policy_reference=policy.policy,
+        policy_from=policy.effective_from,
         n_bootstrap=n_bootstrap,
         rows=len(frame),
         groups=groups,
@@ -182,6 +212,7 @@ def audit(
         verdict=verdict,
         reasons=reasons,
         calibration=calibration,
+        overridden=overridden,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,15 +42,25 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed for the bootstrap.")] = 0,
+    policy: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="Fairness policy YAML; default: the shipped one."),
+    ] = None,
+    on: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Judge by the policy in force on this date."),
+    ] = None,
 ) -> None:
     """Audit real public decisions: COMPAS risk scores or a model of Adult incomes."""
     from townhall.governance import fairness, fairness_data
+    from townhall.governance.fairness_policy import policy_in_force
 
     if dataset is Dataset.compas:
         frame, use = fairness_data.load_compas(), "punitive"
     else:
         frame, use = fairness_data.adult_decisions(), "assistive"
     columns = [c.strip() for c in (by or DEFAULT_BY[dataset]).split(",") if c.strip()]
+    day = on.date() if on is not None else date.today()
     try:
         report = fairness.audit(
             frame,
@@ -57,6 +69,8 @@ def demo(
             y_score="y_score",
             by=columns,
             use=use,  # type: ignore[arg-type]
+            policy=policy_in_force(day, policy),
+            on=day,
             n_bootstrap=bootstrap,
             random_state=seed,
         )
@@ -74,9 +88,16 @@ def render(report: AuditReport, name: str) -> str:
     from townhall.governance.fairness_report import SEPARATOR
 
     judged = report.judged_metric
+    caller = " (set for this audit, not by the policy)"
     lines = [
         f"Fairness audit of {name}: {report.rows} decisions by {SEPARATOR.join(report.by)}, "
         f"{report.use} use, judged on {judged.replace('_', ' ')} (ratio >= {report.threshold})",
+        f"audit date {report.audited_on.isoformat()}; policy in force from "
+        f"{report.policy_from.isoformat()}: {report.policy_reference}",
+        f"minimum ratio {report.threshold}"
+        + (caller if "threshold" in report.overridden else "")
+        + f"; minimum group size {report.min_group_size}"
+        + (caller if "min_group_size" in report.overridden else ""),
         "",
         f"{'group':<34}{'count':>7}  {'selected':>8}  {'FPR [95% CI]':>20}  "
         f"{'FNR [95% CI]':>20}  status",

@@ -12,7 +12,7 @@ from townhall.core.auth import User
 from townhall.core.decisions import DecisionRecord
 from townhall.core.errors import InvalidInput
 from townhall.core.permissions import FAIRNESS_READ
-from townhall.core.web import SessionDep, requires, templates
+from townhall.core.web import SessionDep, SettingsDep, requires, templates
 from townhall.governance.fairness import PROTECTED_CHARACTERISTICS, AuditReport, report_chart
 from townhall.governance.fairness_records import audit_decision_type
 
@@ -28,7 +28,8 @@ class Params:
         by: Annotated[list[str] | None, Query(max_length=40)] = None,
         positive: Annotated[str, Query(max_length=200)] = "",
         use: Annotated[Literal["punitive", "assistive"], Query()] = "punitive",
-        min_group_size: Annotated[int, Query(ge=1, le=100_000)] = 30,
+        # Unset: the policy's figure, which the page states beside the verdict.
+        min_group_size: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     ) -> None:
         self.decision_type, self.by, self.positive = decision_type, by or [], positive
         self.use, self.min_group_size = use, min_group_size
@@ -38,7 +39,7 @@ class Params:
         return bool(self.decision_type and self.by and self.positive)
 
 
-def _run(session: SessionDep, user: User, params: Params) -> AuditReport:
+def _run(session: SessionDep, settings: SettingsDep, user: User, params: Params) -> AuditReport:
     return audit_decision_type(
         session,
         params.decision_type,
@@ -46,6 +47,7 @@ def _run(session: SessionDep, user: User, params: Params) -> AuditReport:
         positive_outcome=params.positive,
         use=params.use,
         actor=f"user:{user.id}",
+        policy_file=settings.fairness_policy_file,
         min_group_size=params.min_group_size,
         n_bootstrap=BOOTSTRAP,
     )
@@ -53,7 +55,11 @@ def _run(session: SessionDep, user: User, params: Params) -> AuditReport:
 
 @router.get("")
 def fairness_page(
-    request: Request, session: SessionDep, user: Analyst, params: Annotated[Params, Depends()]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Analyst,
+    params: Annotated[Params, Depends()],
 ) -> Response:
     types = list(
         session.scalars(
@@ -63,7 +69,7 @@ def fairness_page(
     report, errors = None, {}
     if params.ready:
         try:
-            report = _run(session, user, params)
+            report = _run(session, settings, user, params)
         except InvalidInput as exc:
             errors["decision_type"] = exc.message
     elif request.query_params:
@@ -95,21 +101,27 @@ def fairness_page(
 
 @router.get("/chart.png")
 def fairness_chart(
-    session: SessionDep, user: Analyst, params: Annotated[Params, Depends()]
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Analyst,
+    params: Annotated[Params, Depends()],
 ) -> Response:
     if not params.ready:
         raise InvalidInput("Choose a decision type, characteristics and the selected outcome.")
-    return Response(report_chart(_run(session, user, params)), media_type="image/png")
+    return Response(report_chart(_run(session, settings, user, params)), media_type="image/png")
 
 
 @router.get("/report.csv")
 def fairness_csv(
-    session: SessionDep, user: Analyst, params: Annotated[Params, Depends()]
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Analyst,
+    params: Annotated[Params, Depends()],
 ) -> PlainTextResponse:
     if not params.ready:
         raise InvalidInput("Choose a decision type, characteristics and the selected outcome.")
     return PlainTextResponse(
-        _run(session, user, params).to_csv(),
+        _run(session, settings, user, params).to_csv(),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="fairness-audit.csv"'},
     )

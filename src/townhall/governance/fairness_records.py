@@ -8,6 +8,9 @@ than being dropped, so missing data is visible in the report.
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +19,7 @@ from townhall.core import audit as audit_log
 from townhall.core.decisions import DecisionRecord, Status
 from townhall.governance.characteristics import characteristics_frame, check_characteristics
 from townhall.governance.fairness import AuditReport, FairnessAuditError, Use, audit
+from townhall.governance.fairness_policy import policy_in_force
 
 
 def decisions_frame(
@@ -63,10 +67,15 @@ def audit_decision_type(
     positive_outcome: str,
     use: Use,
     actor: str,
-    min_group_size: int = 30,
+    policy_file: Path | None = None,
+    on: date | None = None,
+    min_group_size: int | None = None,
     n_bootstrap: int = 1000,
     random_state: int | None = 0,
 ) -> AuditReport:
+    """Audit against the entry of `policy_file` (default: the shipped policy) in force on `on`."""
+    on = on or date.today()
+    policy = policy_in_force(on, policy_file)
     frame = decisions_frame(session, decision_type, positive_outcome=positive_outcome, by=by)
     report = audit(
         frame,
@@ -74,6 +83,8 @@ def audit_decision_type(
         y_true="decided",
         by=by,
         use=use,
+        policy=policy,
+        on=on,
         min_group_size=min_group_size,
         n_bootstrap=n_bootstrap,
         random_state=random_state,
@@ -83,6 +94,14 @@ def audit_decision_type(
         actor,
         "fairness.audited",
         f"decision_type:{decision_type}",
-        {"by": by, "verdict": report.verdict, "rows": report.rows},
+        {
+            "by": by,
+            "verdict": report.verdict,
+            "rows": report.rows,
+            "policy_from": report.policy_from.isoformat(),
+            "threshold": report.threshold,
+            "min_group_size": report.min_group_size,
+            "overridden": report.overridden,
+        },
     )
     return report

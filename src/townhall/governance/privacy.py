@@ -214,33 +214,53 @@ def detect_many(
         yield _analyse(text, wanted, artifacts)
 
 
-def _replace(text: str, findings: list[Finding], token: Any) -> str:
-    parts, cursor = [], 0
-    for f in findings:
-        parts.append(text[cursor : f.start])
-        parts.append(token(f))
-        cursor = f.end
-    parts.append(text[cursor:])
-    return "".join(parts)
+@lru_cache(maxsize=1)
+def _anonymizer() -> Any:
+    from presidio_anonymizer import AnonymizerEngine
+
+    return AnonymizerEngine()
+
+
+def _replace(text: str, findings: list[Finding], operator: Any) -> str:
+    """Hand the spans to presidio-anonymizer with `operator(entity)` giving each type's config."""
+    if not findings:
+        return text
+    from presidio_anonymizer.entities import RecognizerResult
+
+    results = [RecognizerResult(f.entity, f.start, f.end, f.score) for f in findings]
+    operators = {entity: operator(entity) for entity in {f.entity for f in findings}}
+    # Spans arrive already resolved (resolve_overlaps); merging same-type spans across whitespace
+    # would rewrite text outside them.
+    result = _anonymizer().anonymize(text, results, operators, merge_entities_with_spaces=False)
+    return str(result.text)
+
+
+def _redact_operator(entity: str) -> Any:
+    from presidio_anonymizer.entities import OperatorConfig
+
+    return OperatorConfig("replace", {"new_value": f"[{entity}]"})
 
 
 def redact(text: str, entities: Iterable[str] | None = None) -> str:
     """`text` with each detected span replaced by `[ENTITY]`; everything else unchanged."""
-    return _replace(text, detect(text, entities), lambda f: f"[{f.entity}]")
+    return _replace(text, detect(text, entities), _redact_operator)
 
 
 def redact_many(texts: Iterable[str], entities: Iterable[str] | None = None) -> Iterator[str]:
     """`redact` over many texts, batched (see `detect_many`)."""
     texts = list(texts)
     for text, findings in zip(texts, detect_many(texts, entities), strict=True):
-        yield _replace(text, findings, lambda f: f"[{f.entity}]")
+        yield _replace(text, findings, _redact_operator)
 
 
 def mask(text: str, char: str = "*", entities: Iterable[str] | None = None) -> str:
     """`text` with each detected span overwritten character for character (length kept)."""
     if len(char) != 1:
         raise ValueError("mask char must be a single character")
-    return _replace(text, detect(text, entities), lambda f: char * (f.end - f.start))
+    from presidio_anonymizer.entities import OperatorConfig
+
+    whole = {"masking_char": char, "chars_to_mask": len(text), "from_end": False}
+    return _replace(text, detect(text, entities), lambda _: OperatorConfig("mask", whole))
 
 
 # --- keyed pseudonymisation -------------------------------------------------------------------
@@ -354,7 +374,12 @@ class Pseudonymiser:
 
     def pseudonymise_text(self, text: str, entities: Iterable[str] | None = None) -> str:
         """`text` with each detected span replaced by its pseudonym."""
-        return _replace(text, detect(text, entities), lambda f: self.token(f.text, f.entity))
+        from presidio_anonymizer.entities import OperatorConfig
+
+        def keyed(entity: str) -> Any:
+            return OperatorConfig("custom", {"lambda": lambda value: self.token(value, entity)})
+
+        return _replace(text, detect(text, entities), keyed)
 
 
 # --- file scanning ----------------------------------------------------------------------------

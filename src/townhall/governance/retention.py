@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from townhall.core import audit
 from townhall.core.auth import LoginFailure
-from townhall.core.db import utcnow
+from townhall.core.db import get_engine, transaction, utcnow
 from townhall.core.decisions import DecisionRecord
 from townhall.core.errors import InvalidInput, NotFound
+from townhall.core.jobs import Job, Progress
 from townhall.core.registry import ShadowOutput
 from townhall.governance.characteristics import SubjectCharacteristic
+from townhall.settings import Settings
 
 # record type -> (table, its timestamp column)
 RECORD_TYPES: dict[str, tuple[Any, Any]] = {
@@ -28,6 +30,14 @@ RECORD_TYPES: dict[str, tuple[Any, Any]] = {
     "login_failures": (LoginFailure, LoginFailure.at),
     "shadow_outputs": (ShadowOutput, ShadowOutput.at),
 }
+
+
+def register_record_type(name: str, table: Any, stamp: Any) -> None:
+    """A service's record type the retention rules can name; `stamp` is the age column."""
+    existing = RECORD_TYPES.get(name)
+    if existing is not None and existing[0] is not table:
+        raise ValueError(f"record type {name!r} is already registered for another table")
+    RECORD_TYPES[name] = (table, stamp)
 
 
 @dataclass(frozen=True)
@@ -162,3 +172,18 @@ def erase(session: Session, subject_ref: str, *, actor: str, reason: str) -> int
         {"records": count, "reason": reason.strip()[:500]},
     )
     return count
+
+
+def _purge_job(settings: Settings, progress: Progress) -> dict[str, Any]:
+    with transaction(get_engine(settings.database_url, settings.database_echo)) as session:
+        result = purge(session, settings.retention_days, actor="job:retention")
+    progress(1, 1, "purged")
+    return {"removed": result.removed}
+
+
+PURGE_JOB = Job(
+    name="retention.purge",
+    run=_purge_job,
+    description="Remove records past their retention period.",
+    schedule=lambda settings: settings.retention_purge_schedule,
+)
