@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -19,6 +20,7 @@ from townhall.core import admin_pages, api, pages, registry_pages, review_pages
 from townhall.core.auth import password_hasher
 from townhall.core.db import get_engine, session_factory
 from townhall.core.errors import NotSignedIn, TownhallError
+from townhall.core.jobs import Job
 from townhall.core.logs import configure_logging
 from townhall.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from townhall.core.permissions import (
@@ -41,6 +43,7 @@ from townhall.governance import (
     data_rights_pages,
     fairness_pages,
     privacy_pages,
+    retention,
     transparency_pages,
 )
 from townhall.services import SERVICES
@@ -195,6 +198,16 @@ def _openapi_route(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
 
+def platform_jobs() -> tuple[Job, ...]:
+    """Every background and scheduled job: the governance layer's, then each service's."""
+    return (retention.PURGE_JOB, *(job for service in SERVICES for job in service.jobs))
+
+
+def load_service_demos(session: Session, settings: Settings) -> list[str]:
+    """Each service's demo data, after the core's (`townhall.core.demo`); one line per service."""
+    return [f"{s.title}: {s.demo(session, settings)}" for s in SERVICES if s.demo is not None]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
@@ -211,6 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
+    app.state.jobs = platform_jobs()
+    app.state.queue = None  # built on first use (townhall.core.web.job_queue)
     app.state.password_hasher = password_hasher(
         settings.password_time_cost, settings.password_memory_kib
     )

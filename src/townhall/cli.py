@@ -24,6 +24,8 @@ retention_app = typer.Typer(help="Retention rules and purges.", no_args_is_help=
 app.add_typer(retention_app, name="retention")
 rights_app = typer.Typer(help="Subject access and erasure.", no_args_is_help=True)
 app.add_typer(rights_app, name="data-rights")
+jobs_app = typer.Typer(help="Background and scheduled jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -57,10 +59,25 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the web service and API (run `townhall db upgrade` first)."""
+    """Serve the web service and API (run `townhall db upgrade` first).
+
+    Unless `jobs_worker` is "external", scheduled and background jobs run in this process too.
+    """
     import uvicorn
 
     settings = _settings()
+    consumer = None
+    if settings.jobs_worker == "in-process":
+        consumer = _queue().consumer(workers=settings.jobs_threads)
+        consumer.start()
+    try:
+        _uvicorn(uvicorn, settings, host, port, workers)
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+def _uvicorn(uvicorn, settings, host, port, workers) -> None:  # type: ignore[no-untyped-def]
     uvicorn.run(
         "townhall.app:asgi",
         factory=True,
@@ -93,10 +110,16 @@ def demo(
     from townhall.core.migrate import upgrade
 
     upgrade(settings.database_url)
+    from townhall.app import load_service_demos
+
     with transaction(_engine()) as session:
         logins = load_demo(session, _hasher())
+        loaded = load_service_demos(session, settings)
     where = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo(f"\n{settings.organisation_name} (fictional demo) is ready at {where}\n")
+    for line in loaded:
+        typer.echo(f"  {line}")
+    typer.echo("")
     typer.echo("Staff sign-in (passwords are new each time `townhall demo` runs):")
     typer.echo(f"  {'username':<16}{'password':<20}{'role':<14}team")
     for login in logins:
@@ -105,6 +128,60 @@ def demo(
     sys.stdout.flush()
     if serve_after:
         serve(host=host, port=port)
+
+
+def _queue():  # type: ignore[no-untyped-def]
+    from townhall.app import platform_jobs
+    from townhall.core.jobs import Queue
+
+    return Queue(_settings(), platform_jobs())
+
+
+@jobs_app.command("worker")
+def jobs_worker(
+    threads: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+) -> None:
+    """Run queued and scheduled jobs until stopped (when `jobs_worker` is "external")."""
+    settings = _settings()
+    consumer = _queue().consumer(workers=threads or settings.jobs_threads, embedded=False)
+    typer.echo(f"Running jobs with {consumer.workers} thread(s); stop with Ctrl+C.")
+    consumer.run()
+
+
+@jobs_app.command("list")
+def jobs_list(
+    limit: Annotated[int, typer.Option(help="How many recent runs to show.")] = 20,
+) -> None:
+    """The jobs there are, their schedules, and the most recent runs."""
+    from townhall.core import jobs
+    from townhall.core.db import transaction
+
+    queue = _queue()
+    for job in queue.jobs.values():
+        schedule = jobs.schedule_of(job, queue.settings)
+        typer.echo(f"{job.name:<24}{schedule or 'on request':<18}{job.description}")
+    with transaction(_engine()) as session:
+        runs = jobs.recent_runs(session, limit=limit)
+    if runs:
+        typer.echo("")
+    for run in runs:
+        finished = run.finished_at.isoformat(timespec="seconds") if run.finished_at else "-"
+        typer.echo(f"{run.id}  {run.job:<24}{run.status:<9}{finished}  {run.error or ''}")
+
+
+@jobs_app.command("run")
+def jobs_run(name: Annotated[str, typer.Argument(help="The job, e.g. retention.purge.")]) -> None:
+    """Run a job now, in this process, recorded like a scheduled run."""
+    from townhall.core.errors import TownhallError
+
+    try:
+        run = _queue().run_now(name, by="cli")
+    except TownhallError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    typer.echo(f"{run.job}: {run.status} {run.result or run.error or ''}")
+    if run.status != "done":
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -268,9 +345,10 @@ def retention_purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, remove nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Remove records past their retention period (run it daily from a timer or cron)."""
+    """Remove records past their retention period now (the scheduled job does this daily)."""
     import json
 
+    import townhall.services  # noqa: F401 - services register their record types on import
     from townhall.core.db import transaction
     from townhall.governance import retention
 
@@ -327,14 +405,24 @@ def fairness_audit(
     positive: Annotated[str, typer.Option(help="The outcome that counts as selected.")],
     use: Annotated[str, typer.Option(help="punitive (judged on false positives) or assistive.")],
     min_group_size: Annotated[
-        int, typer.Option(help="Smaller groups: insufficient evidence.")
-    ] = 30,
+        int | None,
+        typer.Option(help="Smaller groups: insufficient evidence. Default: the policy's."),
+    ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
     csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the CSV here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="Fairness policy YAML. Default: the fairness_policy_file setting."),
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(help="Audit date, YYYY-MM-DD: judge by the policy then in force."),
+    ] = None,
 ) -> None:
     """Audit reviewed decisions of DECISION_TYPE across protected characteristics."""
     import json
+    from datetime import date
     from pathlib import Path
 
     from townhall.core.db import transaction
@@ -347,6 +435,12 @@ def fairness_audit(
         raise typer.Exit(2)
     columns = [c.strip() for c in by.split(",") if c.strip()]
     try:
+        day = date.fromisoformat(on) if on else date.today()
+    except ValueError:
+        typer.secho("error: --on must be a date written YYYY-MM-DD", err=True, fg="red")
+        raise typer.Exit(2) from None
+    policy_file = Path(policy) if policy else _settings().fairness_policy_file
+    try:
         with transaction(_engine()) as session:
             report = audit_decision_type(
                 session,
@@ -355,6 +449,8 @@ def fairness_audit(
                 positive_outcome=positive,
                 use=use,  # type: ignore[arg-type]
                 actor="cli",
+                policy_file=policy_file,
+                on=day,
                 min_group_size=min_group_size,
                 n_bootstrap=bootstrap,
             )
@@ -364,6 +460,14 @@ def fairness_audit(
     if csv_out:
         Path(csv_out).write_text(report.to_csv())
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report, decision_type))
+
+
+def _add_model_commands() -> None:
+    from townhall.core import registry_cli
+    from townhall.governance import explain_cli
+
+    registry_cli.add_commands(models_app)
+    explain_cli.add_commands(models_app)
 
 
 def _add_governance_commands() -> None:
@@ -383,5 +487,6 @@ def _add_service_commands() -> None:
             app.add_typer(service.cli, name=service.name)
 
 
+_add_model_commands()
 _add_governance_commands()
 _add_service_commands()

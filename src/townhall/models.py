@@ -5,8 +5,9 @@ Importing a module registers its tables; services add their ``models`` modules h
 
 from __future__ import annotations
 
-from townhall.core import audit, auth, decisions, registry  # noqa: F401 - imported for tables
+from townhall.core import audit, auth, decisions, jobs, registry  # noqa: F401 - imported for tables
 from townhall.core.db import Base
 from townhall.governance import characteristics  # noqa: F401 - imported for its table
+from townhall.services.assistant import models as _assistant  # noqa: F401 - its tables
 
 metadata = Base.metadata

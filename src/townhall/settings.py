@@ -62,8 +62,21 @@ class Settings(BaseSettings):
             "decision_records": 6 * 365,  # six years: the usual limit for claims and appeals
             "login_failures": 30,
             "shadow_outputs": 365,
+            "assistant_conversations": 30,  # citizens' chats, counted from the last message
+            "assistant_handoffs": 365,
+            "assistant_ratings": 2 * 365,
         }
     )
+
+    # When `townhall serve` (or `townhall jobs worker`) purges them: five-field cron, UTC.
+    retention_purge_schedule: str = "30 2 * * *"
+
+    # Background jobs: Huey on this SQLite file, or on Redis when a URL is set. "in-process" runs
+    # the worker inside `townhall serve`; "external" leaves it to `townhall jobs worker`.
+    jobs_store: Path = Path("var/jobs.db")
+    jobs_redis_url: str = ""
+    jobs_worker: Literal["in-process", "external"] = "in-process"
+    jobs_threads: int = Field(default=2, ge=1, le=32)
 
     # Keyed pseudonymisation: key id -> secret (at least 16 characters), and the id that signs new
     # pseudonyms. Rotate by adding a key and making it current; keep old keys for look-ups.
@@ -75,6 +88,56 @@ class Settings(BaseSettings):
 
     # System cards (one YAML file per deployed service) for the public transparency register.
     transparency_dir: Path = Path("transparency")
+
+    # Dated fairness audit thresholds with their policy reference (YAML); unset: the shipped
+    # src/townhall/governance/fairness_policy.yaml. Audits use the entry in force on their date.
+    fairness_policy_file: Path | None = None
+
+    # Citizen assistant. Hand-offs go to the team owning the page that best matches the question,
+    # else to this team. "generative" needs assistant_llm_url (see below).
+    assistant_default_team: str = "customer-services"
+    assistant_composer: Literal["extractive", "generative"] = "extractive"
+    assistant_passages: int = Field(default=5, ge=1, le=20)  # retrieved per question
+    # Questions per client address per minute on the public chat page and API.
+    assistant_rate_limit_per_minute: int = Field(default=30, ge=1)
+    # The answer pipeline (services/assistant/pipeline.py). Longer questions are refused, not cut.
+    assistant_max_question_chars: int = Field(default=1000, ge=50, le=100_000)
+    # Evidence needed to answer, else "I can't answer that from the guidance" and a hand-off.
+    # The evidence score is the best retrieved passage's cosine with the question plus 0.2 x the
+    # share of the question's content words (weighted by rarity) found in a passage; it must
+    # reach min_evidence, and that share must reach min_overlap. Chosen by grid search over two
+    # GOV.UK question sets on the 108 pages: the evaluation's dev split (informal questions) and
+    # 78 answerable + 170 unanswerable questions written for calibration (with CLINC150
+    # out-of-scope and other-domain queries). Through the whole pipeline at 0.55: dev split 7.3%
+    # of answerable refused and 86% of unanswerable; calibration set 2.6% and 86.5%. Raising
+    # min_evidence refuses more of both (0.60: dev 14% and 89%).
+    assistant_min_evidence: float = Field(default=0.55, ge=0, le=2)
+    assistant_min_overlap: float = Field(default=0.2, ge=0, le=1)
+    # Sentences in an answer (each cites its passage).
+    assistant_max_sentences: int = Field(default=4, ge=1, le=10)
+    # Grounding of a generated sentence in the passage it cites: share of its content words found
+    # there, and cosine with the closest passage sentence; below either, the extractive answer
+    # is used instead (see services/assistant/grounding.py for how they were measured).
+    assistant_grounding_min_overlap: float = Field(default=0.75, ge=0, le=1)
+    assistant_grounding_min_similarity: float = Field(default=0.8, ge=0, le=1)
+    # The generative composer (services/assistant/generative.py): any OpenAI-compatible chat
+    # endpoint (Azure OpenAI, vLLM, Ollama, llama.cpp's server). The URL is the base the OpenAI
+    # clients take ("http://127.0.0.1:8080/v1") or a full .../chat/completions address (Azure's,
+    # with its ?api-version=). The model is the served model or Azure deployment name; the key is
+    # sent as a Bearer token (as Azure's api-key header to *.azure.com). Only redacted text is
+    # sent. A slower or failing endpoint is not waited for: the extractive answer is given.
+    assistant_llm_url: str = ""
+    assistant_llm_model: str = ""
+    assistant_llm_api_key: SecretStr | None = None
+    assistant_llm_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    assistant_llm_max_tokens: int = Field(default=300, ge=16, le=8192)
+    # Ingesting guidance. Files with no address of their own are cited as this base + their path
+    # in the folder ingested (empty: "file:" + that path). Larger files are skipped by name.
+    assistant_base_url: str = ""
+    assistant_max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Crawling a website: seconds between requests (robots.txt may ask for more) and a page cap.
+    assistant_crawl_delay_seconds: float = Field(default=1.0, ge=0)
+    assistant_crawl_max_pages: int = Field(default=500, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -92,6 +155,15 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16 and not self.demo_mode:
             raise SettingsError("TOWNHALL_SECRET_KEY must be at least 16 characters long.")
+        return self
+
+    @model_validator(mode="after")
+    def _generative_needs_an_endpoint(self) -> Settings:
+        if self.assistant_composer == "generative" and not self.assistant_llm_url.strip():
+            raise SettingsError(
+                "TOWNHALL_ASSISTANT_COMPOSER=generative needs TOWNHALL_ASSISTANT_LLM_URL: the base "
+                "URL of an OpenAI-compatible endpoint, for example http://127.0.0.1:8080/v1."
+            )
         return self
 
     @property

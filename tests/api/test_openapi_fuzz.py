@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from townhall.core import audit, auth, decisions
 from townhall.core.audit import AuditEntry
 from townhall.core.db import transaction
+from townhall.services import SERVICES
 
 MAX_EXAMPLES = 30
 POSITIVE_CHECKS = [
@@ -192,6 +193,11 @@ def _statuses(engine: Engine, ids: list[str] | None = None) -> dict[str, int]:
         return {status: int(n) for status, n in session.execute(query)}
 
 
+def _core_operation(operation: Any) -> bool:
+    """The core's own API; each service's routes are fuzzed by `test_fuzz_service_apis`."""
+    return not any(operation.path.startswith(f"/api/v1/{s.name}/") for s in SERVICES)
+
+
 ACCEPT = "POST /api/v1/decisions/{decision_id}/accept"
 OVERRIDE = "POST /api/v1/decisions/{decision_id}/override"
 
@@ -206,6 +212,7 @@ def test_fuzz_the_api_schema(
     # Anonymous calls are refused before any work is done, so fewer examples show as much.
     max_examples = MAX_EXAMPLES if token else MAX_EXAMPLES // 3
     operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if _core_operation(op)]
     assert len(operations) == 8, [op.label for op in operations]
     for operation in operations:
         # Negative data needs a constraint to break. A path id is any string, so operations whose
@@ -243,3 +250,22 @@ def test_fuzz_the_api_schema(
         assert _statuses(engine, world.foreign_ids) == {"proposed": len(world.foreign_ids)}
     else:
         assert ("GET /api/v1/audit/verify", 200) in seen
+
+
+@pytest.mark.parametrize("role", ["admin", "anonymous"])
+def test_fuzz_service_apis(schema: Any, world: World, role: str) -> None:
+    """Each service's JSON routes: no 5xx, only documented responses, the platform's error shape."""
+    seen: dict[tuple[str, int], int] = {}
+    token = world.tokens[role]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if not _core_operation(op)]
+    assert operations, "no service publishes an API"
+    for operation in operations:
+        takes_input = len(operation.query) > 0 or len(operation.body) > 0
+        modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if takes_input else [])
+        for mode in modes:
+            _fuzz(operation, headers, mode, world.decision_ids, MAX_EXAMPLES // 3, seen)
+    assert not [key for key in seen if key[1] >= 500], seen
+    assert {op for (op, _) in seen} == {f"{op.method.upper()} {op.path}" for op in operations}
+    assert any(status == 200 for (_, status) in seen), seen

@@ -21,7 +21,7 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from sqlalchemy import Engine
 
-from townhall.app import create_app
+from townhall.app import create_app, load_service_demos
 from townhall.core import auth
 from townhall.core.db import transaction
 from townhall.core.demo import load_demo
@@ -79,6 +79,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
     with transaction(engine) as session:
         demo = load_demo(session, hasher)
+        load_service_demos(session, settings)
         logins: dict[str, tuple[str, str]] = {}
         for role, (username, team_slug) in ROLES.items():
             teams = [auth.team_by_slug(session, team_slug)] if team_slug else []

@@ -243,6 +243,7 @@ HOME = {
         "Make an anonymised export",
         "Users",
         "API tokens",
+        "Citizen assistant",
     },
     "caseworker": {"Decisions to review", "API tokens"},
     "investigator": {"Decisions to review", "API tokens"},
@@ -253,6 +254,7 @@ HOME = {
         "Scan a file for personal data",
         "Make an anonymised export",
         "API tokens",
+        "Citizen assistant",
     },
     "auditor": {
         "Decisions to review",

@@ -23,6 +23,9 @@ TEAMS = (
     ("waste", "Waste and Recycling", "Bin collections, missed bins, bulky waste and fly-tipping."),
     ("parking", "Parking", "Permits, Blue Badges and penalty charge notices."),
     ("planning", "Planning", "Planning applications, building control and enforcement."),
+    ("housing", "Housing Options", "Homelessness, housing register, repairs and adaptations."),
+    ("education", "Schools and Admissions", "School places, transport and free school meals."),
+    ("customer-services", "Customer Services", "General enquiries; triage of anything unrouted."),
     ("counter-fraud", "Counter Fraud", "Investigations into fraud and error against the council."),
 )
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import typer
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
+from townhall.core.jobs import Job
 from townhall.core.permissions import Role
 
 
@@ -23,3 +27,7 @@ class Service:
     # permission -> roles granted it (admin always holds every permission)
     permissions: dict[str, frozenset[Role]] = field(default_factory=dict)
     decision_types: tuple[str, ...] = ()
+    jobs: tuple[Job, ...] = ()  # background and scheduled work (townhall.core.jobs)
+    # Loads the service's part of the fictional demo council, idempotently: (session, settings)
+    # -> a one-line summary for the terminal. `townhall demo` and the browser tests call it.
+    demo: Callable[[Session, Any], str] | None = None

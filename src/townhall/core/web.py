@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from townhall.core import auth
 from townhall.core.errors import Forbidden, InvalidInput, NotSignedIn
+from townhall.core.jobs import Queue
 from townhall.core.permissions import PUBLIC, STAFF
 from townhall.settings import Settings
 
@@ -42,6 +43,15 @@ CSRF_HEADER = "x-csrf-token"
 def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def job_queue(request: Request) -> Queue:
+    """The app's job queue, opened on first use so apps that never queue work open no store."""
+    state = request.app.state
+    if state.queue is None:
+        state.queue = Queue(state.settings, state.jobs)
+    queue: Queue = state.queue
+    return queue
 
 
 def get_db(request: Request) -> Iterator[Session]:

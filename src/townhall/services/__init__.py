@@ -4,5 +4,6 @@ line here. Each entry is the ``SERVICE`` a package under this folder exports."""
 from __future__ import annotations
 
 from townhall.core.service import Service
+from townhall.services import assistant, routing
 
-SERVICES: tuple[Service, ...] = ()
+SERVICES: tuple[Service, ...] = (assistant.SERVICE, routing.SERVICE)
