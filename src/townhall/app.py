@@ -223,6 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = get_engine(settings.database_url, settings.database_echo)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.system_cards = [s.system_card for s in SERVICES if s.system_card is not None]
     app.state.sessionmaker = session_factory(engine)
     app.state.jobs = platform_jobs()
     app.state.queue = None  # built on first use (townhall.core.web.job_queue)
@@ -284,7 +285,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.behind_tls,
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, behind_tls=settings.behind_tls)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

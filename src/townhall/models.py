@@ -9,5 +9,6 @@ from townhall.core import audit, auth, decisions, jobs, registry  # noqa: F401 -
 from townhall.core.db import Base
 from townhall.governance import characteristics  # noqa: F401 - imported for its table
 from townhall.services.assistant import models as _assistant  # noqa: F401 - its tables
+from townhall.services.casework import models as _casework  # noqa: F401 - its tables
 
 metadata = Base.metadata

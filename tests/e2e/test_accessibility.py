@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from townhall.core import registry
 from townhall.core.db import transaction
+from townhall.core.jobs import JobRun
 
+from .casework_support import answer_questions, council_tax_case, send_form
 from .e2e_support import LiveServer, PageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -22,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 # Every page title ends with the service and organisation, GOV.UK style.
 TITLE_SUFFIX = " \N{EN DASH} Townhall \N{EN DASH} Exampleshire Council"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+ANSWER_TIMEOUT_MS = 30_000
 RUN_AXE = """async (tags) => {
   const results = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
   return {
@@ -151,6 +154,209 @@ def _model_detail_errors(page: Page, server: LiveServer) -> None:
     expect(page.locator(".govuk-error-summary")).to_contain_text("reason for withdrawing")
 
 
+def _fresh_chat(page: Page, server: LiveServer) -> None:
+    """The assistant's chat with no conversation yet (the shared tab may hold an earlier one)."""
+    page.context.clear_cookies()
+    page.goto(server.url("/ask"))
+    expect(page.locator("#ai-notice")).to_contain_text("uses artificial intelligence (AI)")
+
+
+def _ask(page: Page, server: LiveServer, question: str) -> None:
+    _fresh_chat(page, server)
+    page.get_by_label("What do you want to know?").fill(question)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    # The first question a server answers also builds its index: allow for that.
+    expect(page.get_by_role("group", name="Was this answer helpful?")).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(page.locator(".app-turn")).to_have_count(1)
+
+
+def _assistant_answer(page: Page, server: LiveServer) -> None:
+    _ask(page, server, "What day are bins collected in XS2?")
+    expect(page.get_by_role("heading", name="Where this answer comes from")).to_be_visible()
+    expect(page.locator(".app-turn ol a.govuk-link").first).to_have_attribute(
+        "href", "https://www.exampleshire.gov.uk/bins-and-recycling/collection-days"
+    )
+
+
+def _assistant_refusal(page: Page, server: LiveServer) -> None:
+    _ask(page, server, "How do I renew my passport?")
+    expect(page.get_by_role("link", name="Ask a person about this")).to_be_visible()
+
+
+def _assistant_person_errors(page: Page, server: LiveServer) -> None:
+    page.context.clear_cookies()
+    page.goto(server.url("/ask/person"))
+    page.get_by_role("button", name="Send to a person").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Enter the question you want a person to answer"
+    )
+
+
+def _assistant_person_sent(page: Page, server: LiveServer) -> None:
+    page.context.clear_cookies()
+    page.goto(server.url("/ask/person"))
+    page.get_by_label("Your question").fill("Can I have an extra recycling box?")
+    page.get_by_role("button", name="Send to a person").click()
+    expect(page.locator(".govuk-panel--confirmation")).to_contain_text("Your reference is")
+
+
+def _assistant_ingest_errors(page: Page, server: LiveServer) -> None:
+    page.goto(server.url("/assistant"))
+    page.get_by_label("A file of guidance").set_input_files(
+        files=FilePayload(name="leaflet.exe", mimeType="application/octet-stream", buffer=b"MZ")
+    )
+    page.get_by_role("button", name="Add guidance").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("The file must be HTML")
+
+
+def _assistant_job(page: Page, server: LiveServer) -> None:
+    run_id = uuid.uuid4().hex[:16]
+    with transaction(server.engine) as session:
+        session.add(
+            JobRun(
+                id=run_id,
+                job="assistant.ingest",
+                requested_by="e2e.analyst",
+                params={"sources": ["leaflet.pdf"]},
+                status="done",
+                done=2,
+                total=2,
+                message="Done",
+                result={
+                    "added": 1,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "removed": 0,
+                    "chunks": 3,
+                    "duplicates": [],
+                    "skipped": [["leaflet.pdf", "not a readable PDF"]],
+                },
+            )
+        )
+    page.goto(server.url(f"/assistant/jobs/{run_id}"))
+    expect(page.get_by_role("heading", name="Files skipped")).to_be_visible()
+
+
+def _fresh_citizen(page: Page, server: LiveServer, path: str) -> None:
+    # The shared anonymous tab may hold another screen's draft: start without one.
+    page.context.clear_cookies()
+    page.goto(server.url(path))
+
+
+def _apply_question_errors(page: Page, server: LiveServer) -> None:
+    _fresh_citizen(page, server, "/apply/blue-badge/date-of-birth")
+    page.get_by_label("Day").fill("31")
+    page.get_by_label("Month").fill("2")
+    page.get_by_label("Year").fill("1960")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("must be a real date")
+
+
+def _apply_radios_errors(page: Page, server: LiveServer) -> None:
+    _fresh_citizen(page, server, "/apply/missed-bin/bin-type")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Select which bin was missed")
+
+
+def _apply_checkboxes_errors(page: Page, server: LiveServer) -> None:
+    _fresh_citizen(page, server, "/apply/blue-badge/qualifying-benefits")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Select the benefits")
+
+
+def _apply_address_errors(page: Page, server: LiveServer) -> None:
+    _fresh_citizen(page, server, "/apply/parking-permit/address")
+    page.get_by_label("Postcode").fill("not a postcode")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-message")).to_have_count(3)
+
+
+def _apply_evidence_errors(page: Page, server: LiveServer) -> None:
+    _fresh_citizen(page, server, "/apply/missed-bin/address")
+    page.get_by_label("Address line 1").fill("7 Orchard Close")
+    page.get_by_label("Postcode").fill("SN3 3BD")
+    page.get_by_role("button", name="Continue").click()
+    page.goto(server.url("/apply/missed-bin/evidence/photo"))
+    page.set_input_files(
+        "#file", files=[{"name": "bin.pdf", "mimeType": "application/pdf", "buffer": b"text"}]
+    )
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("is not a real PDF")
+
+
+def _apply_check_answers(page: Page, server: LiveServer) -> None:
+    page.context.clear_cookies()
+    answer_questions(page, server, "missed-bin")
+    expect(page.get_by_role("link", name="Change bin", exact=True)).to_be_visible()
+
+
+def _apply_confirmation(page: Page, server: LiveServer) -> None:
+    page.context.clear_cookies()
+    answer_questions(page, server, "enquiry")
+    send_form(page)
+
+
+def _case_status_unknown(page: Page, server: LiveServer) -> None:
+    page.goto(server.url("/case-status"))
+    page.get_by_label("Reference number").fill("MB-999999")
+    page.get_by_role("button", name="Check progress").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("There is no case MB-999999")
+
+
+def _case_status_refused(page: Page, server: LiveServer) -> None:
+    reference = council_tax_case(server, outcome="refuse")
+    page.goto(server.url("/case-status"))
+    page.get_by_label("Reference number").fill(reference)
+    page.get_by_label("Postcode or email address (optional)").fill("sam@example.com")
+    page.get_by_role("button", name="Check progress").click()
+    expect(page.get_by_role("button", name="Ask for a review")).to_be_visible()
+
+
+def _case_status_review_errors(page: Page, server: LiveServer) -> None:
+    _case_status_refused(page, server)
+    page.get_by_role("button", name="Ask for a review").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter why you think")
+
+
+def _case_status_progress_only(page: Page, server: LiveServer) -> None:
+    reference = council_tax_case(server, outcome="refuse")
+    page.goto(server.url("/case-status"))
+    page.get_by_label("Reference number").fill(reference)
+    page.get_by_role("button", name="Check progress").click()
+    expect(page.get_by_role("heading", name="If you disagree with this decision")).to_be_visible()
+
+
+def _casework_case(page: Page, server: LiveServer) -> None:
+    reference = council_tax_case(server)
+    page.goto(server.url(f"/casework/cases/{reference}"))
+    expect(page.get_by_role("heading", name="What the rules suggest")).to_be_visible()
+
+
+def _casework_decide_errors(page: Page, server: LiveServer) -> None:
+    reference = council_tax_case(server)
+    page.goto(server.url(f"/casework/cases/{reference}/decide"))
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".govuk-error-summary a")).to_have_count(2)
+
+
+def _casework_request_errors(page: Page, server: LiveServer) -> None:
+    reference = council_tax_case(server)
+    page.goto(server.url(f"/casework/cases/{reference}/request-information"))
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter what you need")
+
+
+def _casework_decided(page: Page, server: LiveServer) -> None:
+    reference = council_tax_case(server)
+    page.goto(server.url(f"/casework/cases/{reference}/decide"))
+    page.get_by_label("Approve", exact=True).check()
+    page.get_by_label("Reason for your decision").fill("Meets the income rules.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
+
+
 @dataclass(frozen=True)
 class Screen:
     name: str
@@ -169,6 +375,28 @@ SCREENS = [
     Screen("not-found", None, _goto("/no-such-page", 404)),
     Screen("transparency-register", None, _goto("/transparency")),
     Screen("transparency-record", None, _goto("/transparency/missed-bin-triage")),
+    Screen("assistant-chat-empty", None, _fresh_chat),
+    Screen("assistant-chat-answer", None, _assistant_answer),
+    Screen("assistant-chat-refusal", None, _assistant_refusal),
+    Screen("assistant-person-errors", None, _assistant_person_errors),
+    Screen("assistant-person-sent", None, _assistant_person_sent),
+    Screen("apply-start", None, _goto("/apply")),
+    Screen("apply-form-start", None, _goto("/apply/blue-badge")),
+    Screen("apply-question-text", None, _goto("/apply/blue-badge/name")),
+    Screen("apply-question-money", None, _goto("/apply/council-tax-reduction/bill")),
+    Screen("apply-question-textarea", None, _goto("/apply/enquiry/question")),
+    Screen("apply-question-date-errors", None, _apply_question_errors),
+    Screen("apply-question-radios-errors", None, _apply_radios_errors),
+    Screen("apply-question-checkboxes-errors", None, _apply_checkboxes_errors),
+    Screen("apply-question-several-errors", None, _apply_address_errors),
+    Screen("apply-evidence-errors", None, _apply_evidence_errors),
+    Screen("apply-check-answers", None, _apply_check_answers),
+    Screen("apply-confirmation", None, _apply_confirmation),
+    Screen("case-status", None, _goto("/case-status")),
+    Screen("case-status-unknown", None, _case_status_unknown),
+    Screen("case-status-progress-only", None, _case_status_progress_only),
+    Screen("case-status-refused", None, _case_status_refused),
+    Screen("case-status-review-errors", None, _case_status_review_errors),
     # Staff pages, each as a role that may see it.
     Screen("staff-home-caseworker", "caseworker", _goto("/staff")),
     Screen("staff-home-admin", "admin", _goto("/staff")),
@@ -189,6 +417,17 @@ SCREENS = [
     Screen("data-rights-found", "auditor", _goto("/data-rights?subject=demo-subject-0003")),
     Screen("model-detail", "analyst", _model_detail),
     Screen("model-detail-errors", "analyst", _model_detail_errors),
+    Screen("assistant-staff", "analyst", _goto("/assistant")),
+    Screen("casework-queue", "caseworker", _goto("/casework/queue")),
+    Screen("casework-queue-filtered", "caseworker", _goto("/casework/queue?priority=low")),
+    Screen("casework-case", "caseworker", _casework_case),
+    Screen("casework-decide-errors", "caseworker", _casework_decide_errors),
+    Screen("casework-request-errors", "caseworker", _casework_request_errors),
+    Screen("casework-decided", "caseworker", _casework_decided),
+    Screen("casework-dashboard", "analyst", _goto("/casework/dashboard")),
+    Screen("assistant-staff-errors", "analyst", _assistant_ingest_errors),
+    Screen("assistant-gaps", "analyst", _goto("/assistant/gaps")),
+    Screen("assistant-job", "analyst", _assistant_job),
     Screen("admin-users", "admin", _goto("/admin/users")),
     Screen("admin-users-errors", "admin", _users_with_errors),
     Screen("admin-user-created", "admin", _user_created),

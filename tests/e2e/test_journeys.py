@@ -234,6 +234,7 @@ def test_each_role_sees_only_what_it_may(
 # The staff home's cards and the navigation follow the role's permissions.
 HOME = {
     "admin": {
+        "Casework",
         "Decisions to review",
         "Audit log",
         "Model registry",
@@ -245,9 +246,10 @@ HOME = {
         "API tokens",
         "Citizen assistant",
     },
-    "caseworker": {"Decisions to review", "API tokens"},
+    "caseworker": {"Casework", "Decisions to review", "API tokens"},
     "investigator": {"Decisions to review", "API tokens"},
     "analyst": {
+        "Casework",
         "Decisions to review",
         "Model registry",
         "Fairness audits",
@@ -257,6 +259,7 @@ HOME = {
         "Citizen assistant",
     },
     "auditor": {
+        "Casework",
         "Decisions to review",
         "Audit log",
         "Model registry",
@@ -268,11 +271,11 @@ HOME = {
     },
 }
 NAV = {
-    "admin": ["Home", "Review", "Models", "Audit", "Sign out"],
-    "caseworker": ["Home", "Review", "Sign out"],
+    "admin": ["Home", "Citizen assistant", "Casework", "Review", "Models", "Audit", "Sign out"],
+    "caseworker": ["Home", "Casework", "Review", "Sign out"],
     "investigator": ["Home", "Review", "Sign out"],
-    "analyst": ["Home", "Review", "Models", "Sign out"],
-    "auditor": ["Home", "Review", "Models", "Audit", "Sign out"],
+    "analyst": ["Home", "Citizen assistant", "Casework", "Review", "Models", "Sign out"],
+    "auditor": ["Home", "Casework", "Review", "Models", "Audit", "Sign out"],
 }
 
 

@@ -56,7 +56,7 @@ def test_bad_files_are_refused_with_clear_messages(
     assert "/tmp" not in broken.text and "upload.jsonl" not in broken.text
     binary = _upload(client, "notes.txt", b"ok\n\xff\xfe\xfa")
     assert binary.status_code == 422 and "UTF-8" in binary.text
-    too_big = _upload(client, "big.txt", b"x" * (client.app.state.settings.max_body_bytes + 1))  # type: ignore[attr-defined]
+    too_big = _upload(client, "big.txt", b"x" * (client.app.state.settings.max_upload_bytes + 1))  # type: ignore[attr-defined]
     assert too_big.status_code == 413
 
 

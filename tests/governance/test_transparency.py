@@ -126,3 +126,26 @@ def test_bad_cards_are_clear_errors_naming_the_file(
     with pytest.raises(transparency.CardError, match=message) as error:
         transparency.load_cards(cards)
     assert "missed-bin-triage.yaml" in error.value.message
+
+
+def test_every_service_card_is_on_the_register_and_a_local_card_replaces_its_own(
+    public: TestClient, cards: Path
+) -> None:
+    from townhall.services import SERVICES
+
+    shipped = [s for s in SERVICES if s.system_card is not None]
+    assert shipped, "no service ships a system card"
+    page = public.get("/transparency")
+    for service in shipped:
+        card = transparency.load_card(service.system_card)  # type: ignore[arg-type]
+        assert card.service == service.name
+        assert card.name in page.text
+        assert public.get(f"/transparency/{service.name}.json").status_code == 200
+
+    # The body's own card for the assistant wins over the one the package ships.
+    own = (cards / "missed-bin-triage.yaml").read_text().replace(
+        "service: missed-bin-triage", "service: assistant"
+    )
+    (cards / "assistant.yaml").write_text(own)
+    record = public.get("/transparency/assistant.json").json()
+    assert record["tier_1"]["name"] == "Missed bin report triage"

@@ -25,7 +25,14 @@ TEAMS = (
     ("planning", "Planning", "Planning applications, building control and enforcement."),
     ("housing", "Housing Options", "Homelessness, housing register, repairs and adaptations."),
     ("education", "Schools and Admissions", "School places, transport and free school meals."),
-    ("customer-services", "Customer Services", "General enquiries; triage of anything unrouted."),
+    (
+        "customer-services",
+        "Customer Services",
+        "General enquiries, registrations, highways and street lighting, complaints.",
+    ),
+    # Messages the router was unsure of, found out of scope or signposted to another council: a
+    # person sends each to the right team (settings.routing_triage_team).
+    ("triage", "Message Triage", "Messages the router could not place with confidence."),
     ("counter-fraud", "Counter Fraud", "Investigations into fraud and error against the council."),
 )
 

@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-MAX_TOKENS = 256  # the model's max_seq_length; longer text is truncated
+# Longer text is truncated. The model was trained on 128-token inputs (its configured limit is
+# 256). On the shared GOV.UK corpus 128 embeds guidance 2-3x faster on 2 cores for a small cost
+# in retrieval (hybrid recall@1 0.944 -> 0.928, recall@5 0.992 -> 0.984): BM25 still reads every
+# word of a chunk, so only the dense half sees the truncation.
+MAX_TOKENS = 128
 DIMENSIONS = 384
 
 
@@ -35,7 +39,8 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(_tokenizer_path()))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
-        self.version = "all-MiniLM-L6-v2-int8:" + _digest(model)[:12]
+        # Part of every stored chunk's hash: a new model or limit re-embeds guidance on next ingest.
+        self.version = f"all-MiniLM-L6-v2-int8-{MAX_TOKENS}:" + _digest(model)[:12]
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,16 @@ from townhall.core.errors import Conflict, InvalidInput, NotFound
 from townhall.core.permissions import DECISIONS_REVIEW, USERS_MANAGE
 
 MAX_REASON = 2000
+
+# Run when a person overrides a decision of a given type, before anything changes: a service may
+# refuse the new output (raise InvalidInput naming the field) or act on it in the same transaction
+# (a re-routed message is queued for its new team). Services register them; the core knows none.
+OverrideHook = Callable[[Session, User, DecisionRecord, dict[str, Any]], None]
+_override_hooks: dict[str, OverrideHook] = {}
+
+
+def register_override_hook(decision_type: str, hook: OverrideHook) -> None:
+    _override_hooks[decision_type] = hook
 
 
 def _visible_to(user: User, query: Select[Any]) -> Select[Any]:
@@ -121,6 +132,9 @@ def override(
             ],
         )
     decision = _open_for_review(session, user, decision_id)
+    hook = _override_hooks.get(decision.decision_type)
+    if hook is not None:
+        hook(session, user, decision, final_output)
     decision.status = Status.OVERRIDDEN.value
     decision.final_output = final_output
     decision.reviewer_id = user.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -31,3 +32,6 @@ class Service:
     # Loads the service's part of the fictional demo council, idempotently: (session, settings)
     # -> a one-line summary for the terminal. `townhall demo` and the browser tests call it.
     demo: Callable[[Session, Any], str] | None = None
+    # Its ATRS system card (YAML, townhall.governance.transparency), shown on the public register;
+    # a card for the same service in the `transparency_dir` folder replaces it.
+    system_card: Path | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,15 +98,21 @@ def load_card(path: Path) -> SystemCard:
         raise CardError(f"{path.name}: {problems}.") from None
 
 
-def load_cards(folder: Path) -> dict[str, SystemCard]:
-    """Every card in the folder, by service; a bad file is an error naming it."""
+def load_cards(folder: Path, shipped: Sequence[Path] = ()) -> dict[str, SystemCard]:
+    """Every card in the folder, by service, over the cards the services ship (`shipped`).
+
+    A card in the folder replaces the shipped card of the same service, so a body publishes its
+    own owner and assessments without editing the package. A bad file is an error naming it.
+    """
+    cards = {card.service: card for card in map(load_card, shipped)}
     if not folder.is_dir():
-        return {}
-    cards: dict[str, SystemCard] = {}
+        return cards
+    local: set[str] = set()
     for path in sorted(folder.glob("*.y*ml")):
         card = load_card(path)
-        if card.service in cards:
+        if card.service in local:
             raise CardError(f"{path.name}: a card for {card.service!r} was already loaded.")
+        local.add(card.service)
         cards[card.service] = card
     return cards
 

@@ -20,7 +20,8 @@ router = APIRouter(
 
 
 def _cards(request: Request) -> dict[str, transparency.SystemCard]:
-    return transparency.load_cards(request.app.state.settings.transparency_dir)
+    state = request.app.state
+    return transparency.load_cards(state.settings.transparency_dir, state.system_cards)
 
 
 @router.get("")

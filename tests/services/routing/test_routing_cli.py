@@ -120,3 +120,49 @@ def test_cross_validation_needs_enough_messages_per_team(tmp_path: Path) -> None
     assert result.exit_code == 1 and "at least 3 messages" in result.output
     trained = runner.invoke(app, ["train", str(data), "--cv", "5", "--out", str(tmp_path / "m")])
     assert trained.exit_code == 1 and not (tmp_path / "m").exists()
+
+
+def test_postcode_names_the_local_authority_and_whether_it_is_ours(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from townhall.settings import get_settings
+
+    monkeypatch.setenv("TOWNHALL_ROUTING_POSTCODE_INDEX", str(tmp_path / "postcodes.sqlite"))
+    monkeypatch.setenv("TOWNHALL_ROUTING_LOCAL_AUTHORITIES", '["E06000054"]')
+    monkeypatch.delenv("TOWNHALL_SECRET_KEY", raising=False)  # not needed to look one up
+    get_settings.cache_clear()
+    try:
+        ours = runner.invoke(app, ["postcode", "ba14 8jn", "--json"])
+        assert ours.exit_code == 0, ours.output
+        assert json.loads(ours.output) == {
+            "postcode": "BA14 8JN",
+            "local_authority": {"code": "E06000054", "name": "Wiltshire"},
+            "ours": True,
+        }
+        elsewhere = runner.invoke(app, ["postcode", "BA1 1LA"])
+        assert elsewhere.exit_code == 0 and "Bath and North East Somerset" in elsewhere.output
+        assert elsewhere.output.rstrip().endswith("elsewhere")
+        unknown = runner.invoke(app, ["postcode", "BA14 9ZZ"])
+        assert unknown.exit_code == 1 and "not in the UK postcode register" in unknown.output
+        malformed = runner.invoke(app, ["postcode", "Trowbridge"])
+        assert malformed.exit_code == 1 and "not a UK postcode" in malformed.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_train_takes_its_default_target_precision_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from townhall.settings import get_settings
+
+    monkeypatch.setenv("TOWNHALL_ROUTING_TARGET_PRECISION", "0.9")
+    monkeypatch.setenv("TOWNHALL_ROUTING_MODEL_PATH", str(tmp_path / "default.joblib"))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["train", str(DEMO), "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    meta = json.loads(result.output)
+    assert meta["params"]["target_precision"] == 0.9
+    assert meta["path"] == str(tmp_path / "default.joblib")

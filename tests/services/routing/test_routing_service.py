@@ -12,7 +12,7 @@ from townhall.core.errors import Conflict
 from townhall.services.routing.demo_data import OUT as DEMO
 from townhall.services.routing.persist import file_digest
 from townhall.services.routing.service import (
-    record_route,
+    current_router,
     register_router,
     route_message,
     train_router,
@@ -43,18 +43,35 @@ def test_route_message_uses_the_saved_model(tmp_path: Path) -> None:
     assert route_message("I got a parking ticket on Station Road", model=path).team == "parking"
 
 
-def test_a_route_is_recorded_as_a_proposed_decision_without_the_text(
-    tmp_path: Path, db: Session
+def test_the_current_router_is_named_by_its_registered_version(
+    tmp_path: Path, db: Session, make_user
 ) -> None:
     path = tmp_path / "router.joblib"
-    train_router(DEMO, out=path)
-    text = "My bin wasn't collected on Station Road"
-    route = route_message(text, model=path)
-    record = record_route(
-        db, text=text, route=route, subject_ref="pseud-1", model_name="routing", model_version="1"
-    )
-    db.commit()
-    assert record.decision_type == "routing.route" and record.output["team"] == "waste"
-    assert record.summary == "Routed to waste"
-    assert "bin" in record.explanation["reasons"][1]["text"]
-    assert text not in str(record.output) and len(record.input_digest) == 64
+    meta = train_router(DEMO, out=path)
+    unregistered = current_router(db, model=path, name="routing")
+    assert unregistered.router is not None and unregistered.status == "unregistered"
+    assert unregistered.version == f"{meta['created_at'][:10]}.{meta['artifact_sha256'][:8]}"
+    register_router(db, model=path, name="routing", version="2.0", by=make_user("ada", "admin"))
+    registered = current_router(db, model=path, name="routing")
+    assert (registered.version, registered.status) == ("2.0", "candidate")
+    missing = current_router(db, model=tmp_path / "none.joblib", name="routing")
+    assert missing.router is None and missing.why_people == "no_model"
+
+
+def test_training_adds_extra_examples_only_for_teams_the_file_has(tmp_path: Path) -> None:
+    plain = train_router(DEMO, out=tmp_path / "plain.joblib")
+    extra = [
+        ("the gritter never came down our road in the snow", "customer-services"),
+        ("the gritter missed our hill again", "customer-services"),
+        ("who looks after the castle ruins", "heritage"),
+    ]
+    meta = train_router(DEMO, out=tmp_path / "more.joblib", extra=extra)
+    assert meta["extra_examples"] == {
+        "found": 3,
+        "used": 2,
+        "teams_not_in_training_data": ["heritage"],
+    }
+    assert meta["team_counts"]["customer-services"] == plain["team_counts"]["customer-services"] + 2
+    assert "heritage" not in meta["classes"]
+    # The recorded digest names the file and the examples, so the two models differ in it.
+    assert meta["training_data_sha256"] != plain["training_data_sha256"]

@@ -29,9 +29,11 @@ retention.register_record_type("assistant_ratings", Rating, Rating.at)
 def _ingest_job(settings: Settings, progress: Progress, *, sources: list[str]) -> dict[str, Any]:
     from townhall.core.db import get_engine, transaction
     from townhall.services.assistant.ingest import ingest
+    from townhall.services.assistant.runtime import progress_beside
 
     with transaction(get_engine(settings.database_url, settings.database_echo)) as session:
-        report = ingest(session, sources, settings=settings, progress=progress)
+        shown = progress_beside(session, progress)
+        report = ingest(session, sources, settings=settings, progress=shown)
     return report.as_dict()
 
 
@@ -61,4 +63,5 @@ SERVICE = Service(
     decision_types=(ANSWER, HANDOFF),
     jobs=(INGEST_JOB,),
     demo=_demo,
+    system_card=Path(__file__).parent / "system_card.yaml",
 )

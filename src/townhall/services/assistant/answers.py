@@ -7,8 +7,8 @@ is never stored. A conversation keeps the redacted questions so follow-ups can u
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,13 @@ from townhall.core.auth import Team
 from townhall.core.db import utcnow
 from townhall.core.decisions import DecisionRecord
 from townhall.core.errors import InvalidInput, NotFound
+from townhall.core.handoff import resolve_team
 from townhall.governance import privacy
+from townhall.services.assistant import scope
 from townhall.services.assistant.models import Conversation, Document, Handoff, Rating, Turn
-from townhall.services.assistant.pipeline import Answer, Pipeline
+from townhall.services.assistant.pipeline import Answer, Pipeline, search_text
+
+log = logging.getLogger(__name__)
 
 SERVICE = "assistant"
 ANSWER = "assistant.answer"
@@ -58,12 +62,21 @@ class Reply:
         }
 
 
-def _conversation(session: Session, conversation_id: str | None, locale: str) -> Conversation:
+def _conversation(
+    session: Session, conversation_id: str | None, locale: str, *, restart_unknown: bool
+) -> Conversation:
     if conversation_id:
         found = session.get(Conversation, conversation_id)
         if found is not None:
             return found
-        # An unknown or purged id starts afresh rather than failing: the citizen just keeps going.
+        if not restart_unknown:
+            # A client naming a conversation expects its context: answering without it, under a
+            # new id it may not notice, would give a wrong answer to a follow-up.
+            raise NotFound(
+                "There is no conversation with that id (conversations are deleted some days "
+                "after their last question). Leave conversation_id out to start a new one.",
+                field="conversation_id",
+            )
     conversation = Conversation(id=secrets.token_hex(CONVERSATION_ID_BYTES), locale=locale)
     session.add(conversation)
     session.flush()
@@ -89,11 +102,45 @@ def turns(session: Session, conversation_id: str) -> list[Turn]:
     )
 
 
+@dataclass(frozen=True)
+class ShownTurn:
+    """One turn as the chat page shows it: the (redacted) question, the reply and its sources."""
+
+    question: str
+    lines: list[str]
+    refused: bool
+    decision_id: str
+    citations: list[dict[str, str]]
+
+
+def conversation(session: Session, conversation_id: str | None) -> list[ShownTurn]:
+    """The conversation so far, oldest first; empty for no id or one purged since."""
+    found = turns(session, conversation_id) if conversation_id else []
+    ids = [t.decision_id for t in found if t.decision_id]
+    cited = {
+        d.id: d.output.get("citations", [])
+        for d in session.scalars(select(DecisionRecord).where(DecisionRecord.id.in_(ids)))
+    }
+    return [
+        ShownTurn(
+            question=t.question,
+            lines=[line for line in t.answer.split("\n") if line.strip()],
+            refused=t.refused,
+            decision_id=t.decision_id or "",
+            citations=[
+                {k: str(c.get(k, "")) for k in ("url", "title", "heading")}
+                for c in cited.get(t.decision_id or "", [])
+            ],
+        )
+        for t in found
+    ]
+
+
 def _citation(passage: Any) -> dict[str, str]:
     return {"url": passage.url, "title": passage.title, "heading": passage.heading}
 
 
-def _record(session: Session, answer: Answer, conversation: Conversation, locale: str) -> str:
+def _record(session: Session, answer: Answer, chat: Conversation, locale: str) -> str:
     steps = [
         {"step": s.step, "passed": s.passed, "detail": s.detail, "data": s.data}
         for s in answer.steps
@@ -105,7 +152,7 @@ def _record(session: Session, answer: Answer, conversation: Conversation, locale
         session,
         service=SERVICE,
         decision_type=ANSWER,
-        subject_ref=f"conversation:{conversation.id}",
+        subject_ref=f"conversation:{chat.id}",
         model_name=f"assistant-{answer.composer}",
         model_version=answer.model_version,
         inputs={"question": answer.redacted_question, "locale": locale},
@@ -132,30 +179,38 @@ def ask(
     *,
     conversation_id: str | None = None,
     locale: str | None = None,
+    restart_unknown: bool = False,
 ) -> Reply:
-    """Answer `question` in its conversation, recording the decision and the turn."""
+    """Answer `question` in its conversation, recording the decision and the turn.
+
+    An unknown `conversation_id` is NotFound, unless `restart_unknown` (a browser session that
+    outlived its conversation): then a new conversation starts.
+    """
     if not isinstance(question, str):
         raise InvalidInput("The question must be text.", field="question")
-    conversation = _conversation(session, conversation_id, locale or "en")
-    earlier = history(session, conversation.id)
+    if not question.strip():
+        # Nothing to answer and nothing worth a decision record.
+        raise InvalidInput("Enter your question.", field="question")
+    chat = _conversation(session, conversation_id, locale or "en", restart_unknown=restart_unknown)
+    earlier = history(session, chat.id)
     answer = pipeline.answer(question, history=earlier, locale=locale)
-    decision_id = _record(session, answer, conversation, locale or conversation.locale)
+    decision_id = _record(session, answer, chat, locale or chat.locale)
     session.add(
         Turn(
-            conversation_id=conversation.id,
+            conversation_id=chat.id,
             question=answer.redacted_question,
             answer=answer.text,
             refused=answer.refused,
             decision_id=decision_id,
         )
     )
-    conversation.last_at = utcnow()
+    chat.last_at = utcnow()
     return Reply(
         answer=answer.text,
         citations=[_citation(p) for p in answer.citations],
         refused=answer.refused,
         reason=answer.reason,
-        conversation_id=conversation.id,
+        conversation_id=chat.id,
         decision_id=decision_id,
         confidence=answer.confidence,
         handoff_offered=answer.handoff_offered,
@@ -181,16 +236,29 @@ def rate(session: Session, decision_id: str, *, helpful: bool, comment: str = ""
     return rating
 
 
-# A hand-off's team: the first resolver with an answer wins. The routing service adds its model
-# here; until then the team owning the best-matching page, then the configured default team.
-TeamResolver = Callable[[Session, str], str | None]
-TEAM_RESOLVERS: list[TeamResolver] = []
-
-
 def _team_of_page(session: Session, url: str | None) -> str | None:
     if not url:
         return None
     return session.scalar(select(Document.owner_team).where(Document.url == url))
+
+
+def _best_page(pipeline: Pipeline, question: str) -> str | None:
+    """The page the question is about, if retrieval found one good enough to answer from.
+
+    The nearest page to a question the guidance does not cover is about something else, and its
+    team would be the wrong one to ask.
+    """
+    index = pipeline.index_provider()
+    query = search_text(question)
+    if not len(index) or not query.strip():
+        return None
+    found, _, passages = max(pipeline.search(index, query, (), None), key=lambda t: t[0].score)
+    settings = pipeline.settings
+    if not passages or scope.weak(
+        found, settings.assistant_min_evidence, settings.assistant_min_overlap
+    ):
+        return None
+    return passages[found.passage].url
 
 
 def hand_off(
@@ -205,32 +273,44 @@ def hand_off(
 ) -> Handoff:
     """Pass a question to the team that owns its topic, as a decision in that team's queue."""
     question = (question or "").strip()
+    contact = (contact or "").strip()
     if not question:
         raise InvalidInput("Enter the question you want a person to answer.", field="question")
+    if len(question) > pipeline.max_question_chars:
+        # Cutting it short would lose part of what the citizen asked (and could split personal
+        # data so that redaction misses the rest of it).
+        raise InvalidInput(
+            f"Your question must be {pipeline.max_question_chars} characters or fewer.",
+            field="question",
+        )
     if len(contact) > MAX_CONTACT_CHARS:
         raise InvalidInput(
             f"Contact details must be {MAX_CONTACT_CHARS} characters or fewer.", field="contact"
         )
-    redacted = privacy.redact(question[: pipeline.max_question_chars])
-    team_slug, evidence = None, "default team"
-    for resolver in TEAM_RESOLVERS:
-        team_slug = resolver(session, redacted)
-        if team_slug:
-            evidence = "router"
-            break
+    redacted = privacy.redact(question)
+    team_slug: str | None = None
+    evidence = "default team"
+    routed = resolve_team(session, redacted)
+    if routed is not None:
+        team_slug, evidence = routed
     if team_slug is None:
-        passages = pipeline.retrieve(redacted)
-        team_slug = _team_of_page(session, passages[0].url if passages else None)
-        evidence = f"owner of {passages[0].url}" if team_slug else evidence
+        page = _best_page(pipeline, redacted)
+        team_slug = _team_of_page(session, page)
+        evidence = f"owner of {page}" if team_slug else evidence
     team = session.scalar(select(Team).where(Team.slug == (team_slug or default_team)))
     if team is None:
         team = session.scalar(select(Team).where(Team.slug == default_team))
         evidence = "default team"
     if team is None:
-        raise InvalidInput(
-            f"No team can take hand-offs: create the team {default_team!r} "
-            "or set assistant_default_team."
+        # A new installation may not have the team yet. The citizen's question must not be lost
+        # to that: with no team, the decision is in every reviewer's queue.
+        log.warning(
+            "assistant hand-off: there is no team %r (assistant_default_team); "
+            "the hand-off is in every reviewer's queue",
+            default_team,
         )
+        evidence = f"default team {default_team!r}, which does not exist"
+    slug = team.slug if team else default_team
     if conversation_id and session.get(Conversation, conversation_id) is None:
         conversation_id = None
     decision = decisions.record(
@@ -241,17 +321,17 @@ def hand_off(
         model_name="assistant-handoff",
         model_version="1",
         inputs={"question": redacted},
-        output={"team": team.slug, "question": redacted, "reason": reason},
+        output={"team": slug, "question": redacted, "reason": reason},
         explanation={"team_from": evidence},
-        summary=f"Hand-off to {team.name}: {redacted}"[:300],
-        team_id=team.id,
+        summary=f"Hand-off to {team.name if team else slug}: {redacted}"[:300],
+        team_id=team.id if team else None,
     )
     handoff = Handoff(
         conversation_id=conversation_id,
-        team=team.slug,
+        team=slug,
         question=redacted,
         reason=reason[:200],
-        contact=contact.strip(),
+        contact=contact,
         decision_id=decision.id,
     )
     session.add(handoff)
@@ -261,9 +341,14 @@ def hand_off(
         audit.SYSTEM,
         "assistant.handed_off",
         f"handoff:{handoff.id}",
-        {"team": team.slug, "reason": reason[:200]},
+        {"team": slug, "reason": reason[:200]},
     )
     return handoff
+
+
+def team_name(session: Session, slug: str) -> str:
+    """A team's name as a citizen reads it ("Waste and Recycling"), or its slug if it is gone."""
+    return session.scalar(select(Team.name).where(Team.slug == slug)) or slug
 
 
 def reference(handoff: Handoff) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from townhall.core.api import json_only
 from townhall.core.auth import User
@@ -24,7 +24,8 @@ Manager = Annotated[User, requires(ASSISTANT_MANAGE)]
 class AskInput(StrictInput):
     # The pipeline applies the configured cap with a clear refusal; this bounds the body well
     # under the request size limit, so an over-long question is a 422 naming the field.
-    question: str = Field(max_length=20_000)
+    # Whitespace is stripped first, so a blank question is refused here too.
+    question: str = Field(min_length=1, max_length=20_000)
     conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[0-9a-f]+$")
     locale: str | None = Field(
         default=None, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
@@ -48,7 +49,8 @@ class AskRead(BaseModel):
 
 class RateInput(StrictInput):
     decision_id: str = Field(max_length=36)
-    helpful: bool
+    # Strict: "no" or 0 would otherwise be read as a rating, and "yes"/"no" are easy to swap.
+    helpful: StrictBool
     comment: str = Field(default="", max_length=answers.MAX_COMMENT_CHARS)
 
 
@@ -79,8 +81,10 @@ class TopicRead(BaseModel):
 def ask(body: AskInput, request: Request, session: SessionDep, _user: Anyone) -> AskRead:
     """Answer a question from the published guidance, with citations, or refuse and say why.
 
-    Send `conversation_id` from an earlier reply to ask a follow-up. Every reply is a decision
-    record (`decision_id`), with the question stored only after personal data is redacted.
+    Send `conversation_id` from an earlier reply to ask a follow-up; an unknown one (or one
+    deleted after its retention period) is a 404, so leave it out to start afresh. Every reply is
+    a decision record (`decision_id`), with the question stored only after personal data is
+    redacted.
     """
     throttle(request)
     reply = answers.ask(
@@ -94,8 +98,9 @@ def ask(body: AskInput, request: Request, session: SessionDep, _user: Anyone) ->
 
 
 @router.post("/rate", response_model=RateRead)
-def rate(body: RateInput, session: SessionDep, _user: Anyone) -> RateRead:
+def rate(body: RateInput, request: Request, session: SessionDep, _user: Anyone) -> RateRead:
     """Say whether an answer helped; comments are redacted before they are kept."""
+    throttle(request)  # anonymous writes, each running redaction: bounded like questions
     rating = answers.rate(session, body.decision_id, helpful=body.helpful, comment=body.comment)
     return RateRead(decision_id=rating.decision_id, helpful=rating.helpful)
 

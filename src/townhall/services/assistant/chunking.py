@@ -4,8 +4,8 @@ A section is the text under one heading, with the path of headings above it ("Ap
 apply"), so a passage can be cited to the exact place on the page. Site chrome (navigation,
 cookie banners, breadcrumbs, footers) and anything executable are dropped before text is taken.
 Tables become one line per row ("Header: value; Header: value"), which reads well on its own when
-a chunk boundary falls inside a table. Chunks are at most ~180 words because the embedding model
-reads only the first 256 tokens of a passage.
+a chunk boundary falls inside a table. Chunks are at most ~180 words so that BM25 and citations
+stay on point; the embedding model reads the first 128 tokens of each (townhall.core.embeddings).
 """
 
 from __future__ import annotations

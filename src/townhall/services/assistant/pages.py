@@ -12,11 +12,12 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from townhall.core.auth import User
 from townhall.core.errors import InvalidInput, NotFound
@@ -32,35 +33,25 @@ router = APIRouter(default_response_class=HTMLResponse, include_in_schema=False)
 Anyone = Annotated[User | None, requires(PUBLIC)]
 Manager = Annotated[User, requires(ASSISTANT_MANAGE)]
 CONVERSATION = "assistant_conversation"
+RATED = "assistant_rated"
 UPLOAD_SUFFIXES = {".html", ".htm", ".md", ".markdown", ".pdf", ".docx", ".jsonl"}
 
 
 def _chat(
     request: Request,
-    session: Any,
+    session: Session,
     *,
     errors: dict[str, str] | None = None,
     question: str = "",
     status: int = 200,
 ) -> Response:
-    conversation_id = request.session.get(CONVERSATION)
-    turns = answers.turns(session, conversation_id) if conversation_id else []
-    records = {t.decision_id: t for t in turns}
-    from townhall.core.decisions import DecisionRecord
-
-    cited = {
-        d.id: d.output.get("citations", [])
-        for d in session.scalars(
-            select(DecisionRecord).where(DecisionRecord.id.in_([k for k in records if k]))
-        )
-    }
     return templates.TemplateResponse(
         request,
         "assistant/chat.html",
         {
             "title": "Ask a question",
-            "turns": turns,
-            "cited": cited,
+            "turns": answers.conversation(session, request.session.get(CONVERSATION)),
+            "rated": request.session.get(RATED, []),
             "errors": errors or {},
             "error_title": bool(errors),
             "question": question,
@@ -75,15 +66,20 @@ def chat(request: Request, session: SessionDep, _user: Anyone) -> Response:
     return _chat(request, session)
 
 
-def _ask(request: Request, session: Any, question: str) -> answers.Reply:
-    if not question.strip():
-        raise InvalidInput("Enter your question", field="question")
+def _ask(request: Request, session: Session, question: str) -> answers.Reply:
+    limit = request.app.state.settings.assistant_max_question_chars
+    if len(question.strip()) > limit:
+        # A form field with a limit says so on the field (the GOV.UK pattern), and keeps the text
+        # so it can be shortened; the API and the command line get the pipeline's refusal.
+        raise InvalidInput(f"Your question must be {limit} characters or fewer", field="question")
     throttle(request)
     reply = answers.ask(
         session,
         pipeline_for(request),
         question,
         conversation_id=request.session.get(CONVERSATION),
+        # The session cookie can outlive its conversation (purged, or another database).
+        restart_unknown=True,
     )
     request.session[CONVERSATION] = reply.conversation_id
     return reply
@@ -110,14 +106,18 @@ def ask_stream(
     _user: Anyone,
     question: Annotated[str, Form(max_length=100_000)] = "",
 ) -> Response:
-    """The same as posting the form, sent back sentence by sentence as JSON lines."""
+    """The same as posting the form, sent back a line of the answer at a time as JSON lines.
+
+    The records are written before the first line is sent, so a dropped connection loses
+    nothing: the answer is on /ask.
+    """
     reply = _ask(request, session, question)
 
     def lines() -> Iterator[str]:
         yield json.dumps({"type": "start", "decision_id": reply.decision_id}) + "\n"
-        for sentence in reply.answer.split("\n"):
-            if sentence.strip():
-                yield json.dumps({"type": "text", "text": sentence}) + "\n"
+        for line in reply.answer.split("\n"):
+            if line.strip():
+                yield json.dumps({"type": "text", "text": line}) + "\n"
         yield json.dumps({"type": "done"} | reply.as_dict()) + "\n"
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
@@ -133,12 +133,13 @@ def rate(
 ) -> Response:
     if helpful not in {"yes", "no"}:
         raise InvalidInput("Choose whether the answer was helpful.")
-    turns = answers.turns(session, request.session.get(CONVERSATION) or "")
-    if decision_id not in {t.decision_id for t in turns}:
+    rated = request.session.get(RATED, [])
+    mine = answers.turns(session, request.session.get(CONVERSATION) or "")
+    if decision_id not in {t.decision_id for t in mine}:
         raise NotFound("You can only rate answers in your own conversation.")
-    answers.rate(session, decision_id, helpful=helpful == "yes")
-    request.session.setdefault("assistant_rated", [])
-    request.session["assistant_rated"] = [*request.session["assistant_rated"][-20:], decision_id]
+    if decision_id not in rated:  # a second click (or a resent form) is not a second rating
+        answers.rate(session, decision_id, helpful=helpful == "yes")
+        request.session[RATED] = [*rated[-20:], decision_id]
     return RedirectResponse(f"/ask#answer-{decision_id}", status_code=303)
 
 
@@ -165,6 +166,8 @@ def _person_page(
             "error_title": bool(errors),
             "question": question,
             "contact": contact,
+            "max_chars": request.app.state.settings.assistant_max_question_chars,
+            "max_contact": answers.MAX_CONTACT_CHARS,
         },
         status_code=status,
     )
@@ -199,16 +202,13 @@ def person_send(
     except InvalidInput as exc:
         errors = form_errors(exc) or {"question": exc.message}
         return _person_page(request, errors=errors, question=question, contact=contact, status=422)
-    from townhall.core.auth import Team
-
-    team = session.scalar(select(Team).where(Team.slug == made.team))
     return templates.TemplateResponse(
         request,
         "assistant/person_sent.html",
         {
             "title": "Your question has been sent",
             "reference": answers.reference(made),
-            "team": team.name if team else made.team,
+            "team": answers.team_name(session, made.team),
             "contact": bool(made.contact),
         },
     )
@@ -217,10 +217,14 @@ def person_send(
 # --- staff ------------------------------------------------------------------------------------
 
 
-@router.get("/assistant")
-def staff_home(request: Request, session: SessionDep, _user: Manager) -> Response:
-    documents = session.scalar(select(func.count(Document.id))) or 0
-    chunks = session.scalar(select(func.count(Chunk.id))) or 0
+def _staff_page(
+    request: Request,
+    session: Session,
+    *,
+    errors: dict[str, str] | None = None,
+    url: str = "",
+    status: int = 200,
+) -> Response:
     locales = dict(
         session.execute(select(Document.locale, func.count()).group_by(Document.locale)).all()
     )
@@ -235,14 +239,22 @@ def staff_home(request: Request, session: SessionDep, _user: Manager) -> Respons
         "assistant/staff.html",
         {
             "title": "Citizen assistant",
-            "documents": documents,
-            "chunks": chunks,
+            "documents": session.scalar(select(func.count(Document.id))) or 0,
+            "chunks": session.scalar(select(func.count(Chunk.id))) or 0,
             "locales": locales,
             "handoffs": handoffs,
             "runs": recent_runs(session, job="assistant.ingest", limit=10),
-            "errors": {},
+            "errors": errors or {},
+            "error_title": bool(errors),
+            "url": url,
         },
+        status_code=status,
     )
+
+
+@router.get("/assistant")
+def staff_home(request: Request, session: SessionDep, _user: Manager) -> Response:
+    return _staff_page(request, session)
 
 
 @router.get("/assistant/gaps")
@@ -255,39 +267,46 @@ def gaps_page(request: Request, session: SessionDep, _user: Manager) -> Response
     )
 
 
+def _sources(file: UploadFile | None, url: str, uploads: Path) -> list[str]:
+    """What to ingest: the uploaded file, saved under `uploads`, and the web address.
+
+    Everything is checked before the file is written, so a refused form leaves nothing behind.
+    """
+    url = url.strip()
+    name = Path(file.filename).name if file is not None and file.filename else ""
+    if name and Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise InvalidInput(
+            "The file must be HTML, Markdown, PDF, Word (.docx) or JSON-lines", field="file"
+        )
+    if url and not url.startswith(("https://", "http://")):
+        raise InvalidInput("Enter a web address starting with https://", field="url")
+    if not name and not url:
+        raise InvalidInput("Choose a file or enter a web address", field="file")
+    sources = []
+    if file is not None and name:
+        folder = uploads / secrets.token_hex(8)
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / name).open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        sources.append(str(folder / name))
+    if url:
+        sources.append(url)
+    return sources
+
+
 @router.post("/assistant/ingest")
-async def ingest_upload(
+def ingest_upload(
     request: Request,
     session: SessionDep,
     user: Manager,
     file: Annotated[UploadFile | None, File()] = None,
     url: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    settings = request.app.state.settings
-    sources: list[str] = []
-    if file is not None and file.filename:
-        name = Path(file.filename).name
-        if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
-            raise InvalidInput(
-                "The file must be HTML, Markdown, PDF, Word (.docx) or JSON-lines.", field="file"
-            )
-        folder = Path(settings.exports_dir).parent / "uploads" / secrets.token_hex(8)
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / name).open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        sources.append(str(folder / name))
-    if url.strip():
-        if not url.startswith(("https://", "http://")):
-            raise InvalidInput(
-                "Enter a web address starting with https://",
-                details=[{"field": "url", "message": "Enter a web address starting with https://"}],
-            )
-        sources.append(url.strip())
-    if not sources:
-        raise InvalidInput(
-            "Choose a file or enter a web address",
-            details=[{"field": "file", "message": "Choose a file or enter a web address"}],
-        )
+    uploads = Path(request.app.state.settings.exports_dir).parent / "uploads"
+    try:
+        sources = _sources(file, url, uploads)
+    except InvalidInput as exc:
+        return _staff_page(request, session, errors=form_errors(exc), url=url, status=422)
     run_id = job_queue(request).submit("assistant.ingest", by=user.username, sources=sources)
     return RedirectResponse(f"/assistant/jobs/{run_id}", status_code=303)
 

@@ -1,7 +1,7 @@
 """The answer pipeline and the question rate limit, one of each per running app.
 
 Both live on `app.state`, so two apps in one process (tests, or a server with two databases)
-never share an index or a client's question count.
+never share an index or a client's question count. Also how an ingest job reports progress.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import time
 from collections import defaultdict, deque
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from townhall.core.errors import Throttled
+from townhall.core.jobs import Progress
 from townhall.services.assistant.pipeline import Pipeline
 from townhall.services.assistant.retrieval import index_for
 from townhall.settings import Settings
@@ -74,3 +76,25 @@ class RateLimit:
             if len(self._seen) > 10_000:  # forget idle clients so memory stays bounded
                 for key in [k for k, v in self._seen.items() if not v or now - v[-1] > 60]:
                     del self._seen[key]
+
+
+def progress_beside(session: Session, progress: Progress) -> Progress:
+    """`progress` for a job whose work is one transaction on `session`.
+
+    SQLite has a single writer: once that transaction has written, a progress update from the
+    job's own connection would wait for the whole ingest and then fail with "database is
+    locked", failing the job with it. So on SQLite progress is reported until the first write
+    (reading and embedding, the slow part) and the job's result says the rest. PostgreSQL
+    locks rows, not the database, and gets every update.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return progress
+
+    def report(done: int, total: int | None = None, message: str = "") -> None:
+        # The sqlite3 module opens a transaction only before a write, so this says "written".
+        raw = session.connection().connection.dbapi_connection
+        if raw is not None and getattr(raw, "in_transaction", False):
+            return
+        progress(done, total, message)
+
+    return report

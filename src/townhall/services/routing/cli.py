@@ -22,7 +22,9 @@ app = typer.Typer(
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ModelPath = Annotated[
     Path | None,
-    typer.Option("--model", help="The saved router (default var/models/routing.joblib)."),
+    typer.Option(
+        "--model", help="The saved router (default: settings.routing_model_path, var/models/...)."
+    ),
 ]
 
 
@@ -31,10 +33,25 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _default_model() -> Path:
-    from townhall.services.routing.service import DEFAULT_MODEL
+def _setting(name: str) -> Any:
+    """A routing setting (TOWNHALL_* variables, townhall.toml or its default). Training and trying
+    a router on this machine needs no secret key, so a missing one is not an error here."""
+    from pydantic import ValidationError
 
-    return DEFAULT_MODEL
+    from townhall.settings import Settings, SettingsError, get_settings
+
+    try:
+        try:
+            return getattr(get_settings(), name)
+        except SettingsError:
+            return getattr(Settings(demo_mode=True), name)
+    except (SettingsError, ValidationError) as exc:
+        _fail(f"the settings are not valid: {' '.join(str(exc).split())}", 2)
+
+
+def _default_model() -> Path:
+    path: Path = _setting("routing_model_path")
+    return path
 
 
 @app.command()
@@ -47,9 +64,20 @@ def train(
         str, typer.Option("--model", help="tfidf (fast), hybrid (MiniLM) or cascade (both).")
     ] = "tfidf",
     target_precision: Annotated[
-        float, typer.Option(help="Precision the routed messages must reach on validation data.")
-    ] = 0.97,
+        float | None,
+        typer.Option(
+            help="Precision the routed messages must reach on validation data "
+            "(default: settings.routing_target_precision, 0.97)."
+        ),
+    ] = None,
     cv: Annotated[int, typer.Option(help="Also cross-validate with this many folds (0: no).")] = 0,
+    with_reroutes: Annotated[
+        bool,
+        typer.Option(
+            "--with-reroutes",
+            help="Also learn from caseworkers' re-routes recorded in the database.",
+        ),
+    ] = False,
     register: Annotated[
         str | None, typer.Option(help="Register the router in the model registry under this name.")
     ] = None,
@@ -72,13 +100,16 @@ def train(
     if register is not None and by is not None:
         _check_registration(register, version, by)
     target = out or _default_model()
+    precision = target_precision or _setting("routing_target_precision")
+    extra = _reroutes() if with_reroutes else []
     try:
         meta = train_router(
             data,
             out=target,
             kind=model,  # type: ignore[arg-type]
-            target_precision=target_precision,
+            target_precision=precision,
             folds=cv,
+            extra=extra,
         )
     except TownhallError as exc:
         _fail(exc.message)
@@ -95,7 +126,10 @@ def train(
         return
     validation = meta["validation"]
     typer.echo(f"saved      {target} ({meta['kind']}, {len(meta['classes'])} classes)")
-    typer.echo(f"threshold  {meta['threshold']:.3f} (target precision {target_precision})")
+    typer.echo(f"threshold  {meta['threshold']:.3f} (target precision {precision})")
+    if with_reroutes:
+        added = meta.get("extra_examples", {"found": 0, "used": 0})
+        typer.echo(f"re-routes  {added['used']} of {added['found']} learned from")
     typer.echo(
         f"validation coverage {validation['coverage']:.3f}, "
         f"routed precision {validation['routed_precision'] or 0:.3f}"
@@ -108,6 +142,14 @@ def train(
         )
     if "registered" in meta:
         typer.echo(f"registered {meta['registered']['name']} {meta['registered']['version']}")
+
+
+def _reroutes() -> list[tuple[str, str]]:
+    from townhall.core.registry_cli import transaction
+    from townhall.services.routing.reroutes import reroutes
+
+    with transaction() as session:
+        return reroutes(session)
 
 
 def _check_registration(name: str, version: str | None, by: str) -> None:
@@ -208,3 +250,44 @@ def route(
     typer.echo(f"confidence {result.confidence:.3f}")
     if result.evidence:
         typer.echo("evidence   " + ", ".join(result.evidence))
+
+
+@app.command()
+def postcode(
+    value: Annotated[str, typer.Argument(help="A UK postcode, e.g. 'SW1A 1AA'.")],
+    as_json: AsJson = False,
+) -> None:
+    """The local authority a postcode is in, and whether it is the council's own."""
+    from townhall.services.routing.place import register_at
+
+    ours = set(_setting("routing_local_authorities"))
+    try:
+        found = register_at(_setting("routing_postcode_index")).lookup(value)
+    except TownhallError as exc:
+        _fail(exc.message)
+    if found is None:
+        _fail(f"{value.strip()} is not in the UK postcode register")
+    authority = found.authority
+    report = {
+        "postcode": found.postcode,
+        "local_authority": authority.as_dict() if authority else None,
+        "ours": bool(authority and authority.code in ours) if ours else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    where = f"{authority.name} ({authority.code})" if authority else "no local authority"
+    ours_note = "" if report["ours"] is None else (" - ours" if report["ours"] else " - elsewhere")
+    typer.echo(f"{found.postcode}  {where}{ours_note}")
+
+
+@app.command()
+def postcodes(as_json: AsJson = False) -> None:
+    """Copy the whole postcode register into its index now (else each letter on first use)."""
+    from townhall.services.routing.place import register_at
+
+    report = register_at(_setting("routing_postcode_index")).build()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{report['postcodes']:,} postcodes from {report['source']} in {report['index']}")

@@ -6,9 +6,12 @@ the edge, not in the estimators.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -49,15 +52,21 @@ def train_router(
     target_precision: float = 0.97,
     folds: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Fit a router on a labelled file and save it; return the saved metadata.
 
-    With `folds`, the metrics also hold a `folds`-fold cross-validation on the same file. The
-    model file appears only once everything has succeeded.
+    `extra` are more labelled messages (text, team), such as caseworkers' re-routes; those for a
+    team the file does not have are left out, since a team needs examples enough to be learned
+    and its own abstention threshold. With `folds`, the metrics also hold a `folds`-fold
+    cross-validation. The model file appears only once everything has succeeded.
     """
     if not 0.5 <= target_precision < 1.0:
         raise InvalidInput("The target precision must be at least 0.5 and below 1.")
     messages = load_messages(data)
+    added: dict[str, Any] = {}
+    if extra:
+        messages, added = _with_examples(messages, extra)
     router = make_router(kind, target_precision=target_precision)
     metrics: dict[str, Any] = {}
     if folds:
@@ -77,7 +86,11 @@ def train_router(
             staged,
             training_data_digest=messages.digest,
             metrics=metrics,
-            extra={"training_data": str(data), "team_counts": messages.counts()},
+            extra={
+                "training_data": str(data),
+                "team_counts": messages.counts(),
+                **({"extra_examples": added} if extra else {}),
+            },
         )
         persist.sidecar(staged).replace(persist.sidecar(out))
         staged.replace(out)
@@ -86,6 +99,27 @@ def train_router(
         persist.sidecar(staged).unlink(missing_ok=True)
     _load.cache_clear()
     return meta
+
+
+def _with_examples(
+    messages: Messages, examples: Sequence[tuple[str, str]]
+) -> tuple[Messages, dict[str, Any]]:
+    known = set(messages.teams)
+    usable = [(text, team) for text, team in examples if text.strip() and team in known]
+    skipped = sorted({team for _, team in examples if team not in known})
+    # The recorded digest covers the file and the added examples, so it names what was learned.
+    body = json.dumps([messages.digest, usable], ensure_ascii=False, separators=(",", ":"))
+    combined = Messages(
+        texts=[*messages.texts, *(text for text, _ in usable)],
+        teams=[*messages.teams, *(team for _, team in usable)],
+        digest=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        source=messages.source,
+    )
+    return combined, {
+        "found": len(examples),
+        "used": len(usable),
+        "teams_not_in_training_data": skipped,
+    }
 
 
 def evaluate_file(
@@ -168,43 +202,50 @@ def register_router(
     return {"name": registered.name, "version": registered.version, "status": registered.status}
 
 
-def record_route(
-    session: Session,
-    *,
-    text: str,
-    route: Route,
-    subject_ref: str,
-    model_name: str,
-    model_version: str,
-    team_id: int | None = None,
-) -> Any:
-    """Write a route as a proposed decision record (the message is digested, never stored).
+@dataclass(frozen=True)
+class CurrentRouter:
+    """The router a deployment routes with, and what the model registry says of it."""
 
-    `subject_ref` must already be pseudonymised; `team_id` is the team's row, if it has one.
-    """
-    from townhall.core import decisions
+    router: Router | None  # None: people decide every message (`status` says why)
+    version: str  # its registered version, or date.digest as `townhall routing train` names it
+    status: str  # its registry status, "unregistered", or "no_model" / "withdrawn"
 
-    if route.team is None:
-        why = "out of scope" if route.reason == "out_of_scope" else "not confident enough"
-        summary = f"Sent to human triage ({why}); best guess {route.suggested_team}"
-    else:
-        summary = f"Routed to {route.team}"
-    reasons = [{"text": f"Confidence {route.confidence:.2f}: {route.reason.replace('_', ' ')}"}]
-    if route.evidence:
-        reasons.append(
-            {"text": f"Words pointing to {route.suggested_team}: " + ", ".join(route.evidence)}
-        )
-    return decisions.record(
-        session,
-        service="routing",
-        decision_type=ROUTE_DECISION,
-        subject_ref=subject_ref,
-        model_name=model_name,
-        model_version=model_version,
-        inputs={"text": text},
-        output=route.as_dict(),
-        confidence=route.confidence,
-        explanation={"reasons": reasons},
-        summary=summary,
-        team_id=team_id,
-    )
+    @property
+    def why_people(self) -> str:
+        return "no_model" if self.status == "no_model" else "model_withdrawn"
+
+
+def model_version(meta: dict[str, Any]) -> str:
+    """The version a saved router is registered under unless another is given."""
+    return f"{meta['created_at'][:10]}.{meta['artifact_sha256'][:8]}"
+
+
+def registered_as(session: Session, *, name: str, digest: str) -> Any:
+    """The registry's record of the model file with this SHA-256, or None."""
+    from townhall.core import registry
+
+    for model in reversed(registry.versions(session, name)):
+        try:
+            _, recorded = registry.artifact_location(model)
+        except InvalidInput:
+            continue
+        if recorded == digest:
+            return model
+    return None
+
+
+def current_router(session: Session, *, model: Path, name: str) -> CurrentRouter:
+    """The saved router at `model`, with no router when there is none or when the registry has
+    withdrawn it (the stop switch): then every message goes to people."""
+    from townhall.core.registry import ModelStatus
+
+    try:
+        router, meta = load_router(model)
+    except persist.RoutingModelError:
+        return CurrentRouter(None, "none", "no_model")
+    registered = registered_as(session, name=name, digest=meta["artifact_sha256"])
+    if registered is None:
+        return CurrentRouter(router, model_version(meta), "unregistered")
+    if registered.status == ModelStatus.RETIRED.value:
+        return CurrentRouter(None, registered.version, "withdrawn")
+    return CurrentRouter(router, registered.version, registered.status)

@@ -18,12 +18,23 @@ if (form && conversation && window.fetch && window.TextDecoder) {
     const button = form.querySelector('button[type=submit]')
     button.disabled = true
     const turn = element('div', 'app-turn')
-    turn.appendChild(element('h2', 'govuk-heading-s app-turn__question', question.value))
+    const heading = element('h2', 'govuk-heading-s app-turn__question')
+    heading.appendChild(element('span', 'govuk-visually-hidden', 'You asked: '))
+    heading.appendChild(document.createTextNode(question.value))
+    turn.appendChild(heading)
     const answer = element('div', 'app-turn__answer')
     const status = element('p', 'govuk-body', 'Looking through the guidance…')
     answer.appendChild(status)
     turn.appendChild(answer)
     conversation.appendChild(turn)
+    // Once the server has said 'start' the answer is recorded: on any later failure show the
+    // page (which has it) rather than posting the form, which would ask the question again.
+    let recorded = null
+    const showRecorded = () => {
+      window.location.assign('/ask#answer-' + recorded)
+      // Only the fragment changed, so the assignment alone would not load the page.
+      window.location.reload()
+    }
     try {
       const response = await fetch('/ask/stream', { method: 'POST', body: new FormData(form) })
       if (!response.ok) { form.submit(); return }
@@ -36,19 +47,23 @@ if (form && conversation && window.fetch && window.TextDecoder) {
         buffer += decoder.decode(value, { stream: true })
         let newline
         while ((newline = buffer.indexOf('\n')) >= 0) {
-          const event = JSON.parse(buffer.slice(0, newline))
+          const line = buffer.slice(0, newline)
           buffer = buffer.slice(newline + 1)
-          if (event.type === 'start') { status.remove(); turn.id = 'answer-' + event.decision_id }
-          if (event.type === 'text') answer.appendChild(element('p', 'govuk-body', event.text))
-          if (event.type === 'done') {
-            // Reload for the citations, rating buttons and hand-off link, rendered by the server.
-            window.location.assign('/ask#answer-' + event.decision_id)
-            window.location.reload()
+          if (!line.trim()) continue
+          const message = JSON.parse(line)
+          if (message.type === 'start') {
+            recorded = message.decision_id
+            status.remove()
+            turn.id = 'answer-' + message.decision_id
           }
+          if (message.type === 'text') answer.appendChild(element('p', 'govuk-body', message.text))
+          // Reload for the citations, rating buttons and hand-off link, rendered by the server.
+          if (message.type === 'done') { showRecorded(); return }
         }
       }
+      if (recorded) showRecorded(); else form.submit()
     } catch (error) {
-      form.submit()
+      if (recorded) showRecorded(); else form.submit()
     }
   })
 }
@@ -56,9 +71,16 @@ if (form && conversation && window.fetch && window.TextDecoder) {
 const job = document.querySelector('[data-job-running]')
 if (job) {
   const poll = async () => {
-    const response = await fetch(window.location.href, { headers: { Accept: 'text/html' } })
-    const page = new DOMParser().parseFromString(await response.text(), 'text/html')
-    const fresh = page.getElementById('job-status')
+    let fresh = null
+    try {
+      const response = await fetch(window.location.href, { headers: { Accept: 'text/html' } })
+      const page = new DOMParser().parseFromString(await response.text(), 'text/html')
+      fresh = page.getElementById('job-status')
+    } catch (error) {
+      // A dropped connection is not the end of the job: keep asking.
+      setTimeout(poll, 5000)
+      return
+    }
     if (fresh) job.innerHTML = fresh.innerHTML
     if (fresh && fresh.hasAttribute('data-job-running')) setTimeout(poll, 2000)
   }
