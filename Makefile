@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python benchmarks/governance.py
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/assistant.py
+	$(BIN)/python benchmarks/casework.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks migrations

@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
 
+from townhall.app import create_app
 from townhall.settings import Settings
 
 
@@ -85,10 +87,6 @@ def llama_server(model: Path, alias: str, log: Path, startup_seconds: float = 18
 @contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, in a thread (as tests/e2e/conftest.py)."""
-    import uvicorn
-
-    from townhall.app import create_app
-
     app = create_app(settings)
     sock = free_socket()
     port = sock.getsockname()[1]

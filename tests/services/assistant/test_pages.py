@@ -40,6 +40,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         jobs_store=tmp_path / "jobs.db",
         exports_dir=tmp_path / "var" / "exports",
         max_body_bytes=MAX_BODY,
+        max_upload_bytes=MAX_BODY,
         assistant_max_file_bytes=MAX_FILE,
     )
 

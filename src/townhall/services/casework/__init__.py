@@ -10,6 +10,7 @@ clocks (sla.py); views.py is what citizens and staff see, extract.py the anonymi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -63,4 +64,5 @@ SERVICE = Service(
     decision_types=(TRIAGE,),
     jobs=(HANDOFFS_JOB,),
     demo=_demo,
+    system_card=Path(__file__).parent / "system_card.yaml",
 )

@@ -12,6 +12,8 @@ training run; other services' hand-offs ask the router through the core (resolve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.orm import Session
 
 from townhall.core.handoff import register_team_resolver
@@ -43,4 +45,5 @@ SERVICE = Service(
     permissions=PERMISSIONS,
     decision_types=(ROUTE_DECISION,),
     demo=_demo,
+    system_card=Path(__file__).parent / "system_card.yaml",
 )
