@@ -143,8 +143,10 @@ def test_every_service_card_is_on_the_register_and_a_local_card_replaces_its_own
         assert public.get(f"/transparency/{service.name}.json").status_code == 200
 
     # The body's own card for the assistant wins over the one the package ships.
-    own = (cards / "missed-bin-triage.yaml").read_text().replace(
-        "service: missed-bin-triage", "service: assistant"
+    own = (
+        (cards / "missed-bin-triage.yaml")
+        .read_text()
+        .replace("service: missed-bin-triage", "service: assistant")
     )
     (cards / "assistant.yaml").write_text(own)
     record = public.get("/transparency/assistant.json").json()
