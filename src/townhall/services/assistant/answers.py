@@ -77,10 +77,9 @@ def _conversation(
                 "after their last question). Leave conversation_id out to start a new one.",
                 field="conversation_id",
             )
-    conversation = Conversation(id=secrets.token_hex(CONVERSATION_ID_BYTES), locale=locale)
-    session.add(conversation)
-    session.flush()
-    return conversation
+    # Not added to the session yet: `ask` adds it after the pipeline has run, so no write (and,
+    # on SQLite, no database-wide write lock) is held while a question is being answered.
+    return Conversation(id=secrets.token_hex(CONVERSATION_ID_BYTES), locale=locale)
 
 
 def history(session: Session, conversation_id: str) -> list[str]:
@@ -192,8 +191,12 @@ def ask(
         # Nothing to answer and nothing worth a decision record.
         raise InvalidInput("Enter your question.", field="question")
     chat = _conversation(session, conversation_id, locale or "en", restart_unknown=restart_unknown)
-    earlier = history(session, chat.id)
+    new = chat not in session
+    earlier = [] if new else history(session, chat.id)
     answer = pipeline.answer(question, history=earlier, locale=locale)
+    if new:
+        session.add(chat)
+        session.flush()
     decision_id = _record(session, answer, chat, locale or chat.locale)
     session.add(
         Turn(
