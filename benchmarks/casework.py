@@ -19,16 +19,13 @@ import datetime as dt
 import io
 import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import emit  # the sibling module; scripts run with this folder on sys.path
+from servers import live_server
 
 from townhall.core import auth
 from townhall.core.db import get_engine, transaction
@@ -136,47 +134,6 @@ def application(n: int) -> tuple[str, dict[str, Any]]:
     if n % INVALID_EVERY == INVALID_EVERY - 1:
         answers["postcode"] = "not a postcode"  # kept as a draft: validation's error path
     return form, answers
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    import uvicorn
-
-    from townhall.app import create_app
-
-    app = create_app(settings)
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the benchmark's server did not answer /healthz")
-            time.sleep(0.05)
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -18,6 +18,7 @@ The scores come from subclasses: `tfidf.TfidfRouter` and `hybrid.HybridRouter`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -77,7 +78,7 @@ def as_texts(X: Any) -> list[str]:
     return values
 
 
-class Router(ClassifierMixin, BaseEstimator):
+class Router(ClassifierMixin, BaseEstimator, ABC):
     """The shared fit / calibrate / abstain logic. Subclasses supply the scores."""
 
     # Parameters every router has; subclasses declare them (and their own) in __init__.
@@ -99,22 +100,25 @@ class Router(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- what subclasses provide -------------------------------------------------------------
+    @abstractmethod
     def _fit_scores(self, texts: list[str], y: np.ndarray) -> None:
-        raise NotImplementedError
+        """Fit the scorers on the training messages (`y`: class indices)."""
 
+    @abstractmethod
     def _score_blocks(
         self, texts: list[str], tfidf: sp.csr_matrix | None = None
     ) -> tuple[list[np.ndarray], np.ndarray | None]:
         """Score blocks (each (n, classes); the first is the linear model's) and, if the model
         has one, each message's similarity to the nearest in-scope training message. `tfidf`:
         the messages' TF-IDF rows, if already computed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _tfidf(self, texts: list[str]) -> sp.csr_matrix:
-        raise NotImplementedError
+        """The messages' TF-IDF rows, for evidence terms."""
 
+    @abstractmethod
     def _tfidf_evidence(self, row: sp.csr_matrix, column: int) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The terms of one message that most support class `column`."""
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X: Sequence[str], y: Sequence[str]) -> Router:
